@@ -1,0 +1,37 @@
+"""argon2id hashing with a constant-time path for unknown accounts."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.errors import BadUserInput
+
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_BYTES = 1024
+
+
+class Passwords:
+    def __init__(self, *, time_cost: int, memory_cost_kib: int, parallelism: int) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism)
+        # Verified against when the email is unknown, so both paths cost one argon2 run.
+        self._dummy_hash = self._hasher.hash("not a real password, only spends time")
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash or self._dummy_hash, password) and password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+
+def validate_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise BadUserInput(f"Password must be at least {MIN_PASSWORD_CHARS} characters.", field="password")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise BadUserInput(f"Password must be at most {MAX_PASSWORD_BYTES} bytes.", field="password")

@@ -1,0 +1,49 @@
+"""Per-request GraphQL context: infrastructure, the caller's identity, DataLoaders."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.dataloader import DataLoader
+
+from app.auth.loaders import users_loader
+from app.auth.models import User
+from app.auth.service import Identity
+from app.db import Database
+from app.infra import Infra
+from app.keys.loaders import api_keys_loader
+from app.keys.models import ApiKey
+
+
+@dataclass(slots=True)
+class Loaders:
+    users: DataLoader[uuid.UUID, User | None]
+    api_keys: DataLoader[uuid.UUID, ApiKey | None]
+
+
+def build_loaders(db: Database, user_id: uuid.UUID | None) -> Loaders:
+    return Loaders(users=users_loader(db, user_id), api_keys=api_keys_loader(db, user_id))
+
+
+@dataclass(slots=True)
+class Context:
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    infra: Infra
+    identity: Identity | None
+    loaders: Loaders
+    # Set by Strawberry from the graphql-transport-ws connection_init payload.
+    connection_params: dict[str, Any] | None = field(default=None)
+
+    @property
+    def db(self) -> Database:
+        return self.infra.db
+
+    def sign_in_as(self, identity: Identity | None) -> None:
+        self.identity = identity
+        self.loaders = build_loaders(self.infra.db, identity.user_id if identity else None)

@@ -1,0 +1,49 @@
+"""Long-lived resources of one app instance, built once by the lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from redis.asyncio import Redis
+
+from app.auth.passwords import Passwords
+from app.auth.service import AuthConfig
+from app.config import Settings
+from app.db import Database
+from app.keys.service import Vault
+
+
+@dataclass(slots=True)
+class Infra:
+    settings: Settings
+    db: Database
+    auth: AuthConfig
+    vault: Vault
+    redis: Redis | None
+
+    @classmethod
+    def build(cls, settings: Settings) -> Infra:
+        passwords = Passwords(
+            time_cost=settings.argon2_time_cost,
+            memory_cost_kib=settings.argon2_memory_cost_kib,
+            parallelism=settings.argon2_parallelism,
+        )
+        auth = AuthConfig(
+            passwords=passwords,
+            secret_key=settings.require_secret_key(),
+            session_ttl=timedelta(seconds=settings.session_ttl_seconds),
+        )
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        return cls(
+            settings=settings,
+            db=Database.from_url(settings.resolved_database_url),
+            auth=auth,
+            vault=Vault.from_secrets(settings.require_master_key()),
+            redis=redis,
+        )
+
+    async def close(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.db.dispose()

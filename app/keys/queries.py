@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from app.context import Context
+from app.graphql.permissions import IsAuthenticated, require_identity
+from app.keys import service
+from app.keys.types import ApiKeyType, ProviderType
+from app.providers.base import PROVIDER_NAMES
+
+
+@strawberry.type
+class KeysQuery:
+    @strawberry.field(permission_classes=[IsAuthenticated], description="The signed-in user's stored keys.")
+    async def api_keys(self, info: Info[Context, Any]) -> list[ApiKeyType]:
+        identity = require_identity(info)
+        async with info.context.db.read() as session:
+            keys = await service.list_api_keys(session, owner_id=identity.user_id)
+        return [ApiKeyType.from_model(key) for key in keys]
+
+    @strawberry.field(description="Every supported provider; `configured` when the signed-in user has a key for it.")
+    async def providers(self, info: Info[Context, Any]) -> list[ProviderType]:
+        configured: set[object] = set()
+        if info.context.identity is not None:
+            async with info.context.db.read() as session:
+                keys = await service.list_api_keys(session, owner_id=info.context.identity.user_id)
+            configured = {key.provider for key in keys}
+        return [
+            ProviderType(kind=kind, name=name, configured=kind in configured) for kind, name in PROVIDER_NAMES.items()
+        ]

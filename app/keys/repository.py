@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.keys.models import ApiKey
+from app.providers.base import ProviderKind
+
+
+async def list_for_owner(session: AsyncSession, owner_id: uuid.UUID) -> Sequence[ApiKey]:
+    result = await session.scalars(
+        select(ApiKey).where(ApiKey.owner_id == owner_id).order_by(ApiKey.created_at, ApiKey.id)
+    )
+    return result.all()
+
+
+async def get_many_for_owner(
+    session: AsyncSession, owner_id: uuid.UUID, key_ids: Sequence[uuid.UUID]
+) -> Sequence[ApiKey]:
+    result = await session.scalars(select(ApiKey).where(ApiKey.owner_id == owner_id, ApiKey.id.in_(key_ids)))
+    return result.all()
+
+
+async def get_for_owner(session: AsyncSession, owner_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:
+    return await session.scalar(select(ApiKey).where(ApiKey.owner_id == owner_id, ApiKey.id == key_id))
+
+
+async def find_same_slot(
+    session: AsyncSession,
+    *,
+    owner_id: uuid.UUID,
+    provider: ProviderKind,
+    label: str | None,
+    base_url: str | None,
+) -> ApiKey | None:
+    return await session.scalar(
+        select(ApiKey).where(
+            ApiKey.owner_id == owner_id,
+            ApiKey.provider == provider,
+            ApiKey.label.is_not_distinct_from(label),
+            ApiKey.base_url.is_not_distinct_from(base_url),
+        )
+    )
+
+
+async def delete_for_owner(session: AsyncSession, owner_id: uuid.UUID, key_id: uuid.UUID) -> bool:
+    result = await session.execute(delete(ApiKey).where(ApiKey.owner_id == owner_id, ApiKey.id == key_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def not_under_master_key(session: AsyncSession, master_key_id: str) -> Sequence[ApiKey]:
+    result = await session.scalars(
+        select(ApiKey).where(ApiKey.master_key_id != master_key_id).order_by(ApiKey.id).with_for_update()
+    )
+    return result.all()

@@ -1,0 +1,184 @@
+"""The provider-key vault: validation, envelope encryption, masking, master-key rotation.
+
+A key's plaintext leaves this module only through ``reveal_api_key``, for the
+one provider call that needs it. It is never logged and never part of an error.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import utcnow
+from app.errors import BadUserInput, NotFound
+from app.keys import crypto, repository
+from app.keys.models import ApiKey
+from app.providers.base import ProviderKind
+
+MAX_KEY_BYTES = 4096
+MAX_LABEL_LENGTH = 100
+MAX_BASE_URL_LENGTH = 2048
+_KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
+_KEY_PREFIX = re.compile(r"^(?:[A-Za-z]{2,4}[-_]){1,2}|^AIza")
+
+
+@dataclass(frozen=True, slots=True)
+class Vault:
+    """The master key that wraps new data keys, plus older ones still able to unwrap."""
+
+    current: crypto.MasterKey
+    previous: tuple[crypto.MasterKey, ...] = ()
+    keyring: dict[str, crypto.MasterKey] = field(init=False)
+
+    def __post_init__(self) -> None:
+        ring = {key.key_id: key for key in (*self.previous, self.current)}
+        object.__setattr__(self, "keyring", ring)
+
+    @classmethod
+    def from_secrets(cls, current: str, *previous: str) -> Vault:
+        return cls(
+            current=crypto.MasterKey.from_secret(current),
+            previous=tuple(crypto.MasterKey.from_secret(p) for p in previous),
+        )
+
+
+def mask_key(key: str) -> str:
+    """A hint such as ``sk-…abcd``: a well-known prefix and the last four characters."""
+    if len(key) < 12:
+        return "…" + key[-2:]
+    prefix_match = _KEY_PREFIX.match(key)
+    prefix = prefix_match.group(0)[:8] if prefix_match else ""
+    return f"{prefix}…{key[-4:]}"
+
+
+def _clean_key(key: str) -> str:
+    cleaned = key.strip()
+    if not cleaned:
+        raise BadUserInput("The API key is empty.", field="key")
+    if len(cleaned.encode()) > MAX_KEY_BYTES:
+        raise BadUserInput("The API key is longer than 4 KB.", field="key")
+    if not _KEY_CHARS.match(cleaned):
+        raise BadUserInput("The API key contains spaces or characters that API keys never have.", field="key")
+    return cleaned
+
+
+def _clean_label(label: str | None) -> str | None:
+    if label is None:
+        return None
+    cleaned = label.strip()
+    if len(cleaned) > MAX_LABEL_LENGTH:
+        raise BadUserInput(f"The label must be at most {MAX_LABEL_LENGTH} characters.", field="label")
+    return cleaned or None
+
+
+def _clean_base_url(provider: ProviderKind, base_url: str | None) -> str | None:
+    base_url = base_url.strip() if base_url else None
+    if provider is not ProviderKind.OPENAI_COMPATIBLE:
+        if base_url:
+            raise BadUserInput("baseUrl is only for OPENAI_COMPATIBLE keys.", field="baseUrl")
+        return None
+    if not base_url:
+        raise BadUserInput("An OPENAI_COMPATIBLE key needs the server's baseUrl.", field="baseUrl")
+    if len(base_url) > MAX_BASE_URL_LENGTH:
+        raise BadUserInput("baseUrl is too long.", field="baseUrl")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadUserInput("baseUrl must be an http:// or https:// URL.", field="baseUrl")
+    if parts.username or parts.password:
+        raise BadUserInput("baseUrl must not carry credentials; put the key in `key`.", field="baseUrl")
+    return base_url.rstrip("/")
+
+
+def _aad(api_key: ApiKey) -> bytes:
+    return crypto.associated_data(
+        owner_id=str(api_key.owner_id), provider=api_key.provider.value, record_id=str(api_key.id)
+    )
+
+
+def _store_envelope(api_key: ApiKey, envelope: crypto.Envelope) -> None:
+    api_key.envelope_version = envelope.version
+    api_key.master_key_id = envelope.master_key_id
+    api_key.wrapped_data_key = envelope.wrapped_data_key
+    api_key.ciphertext = envelope.ciphertext
+
+
+def _stored_envelope(api_key: ApiKey) -> crypto.Envelope:
+    return crypto.Envelope(
+        version=api_key.envelope_version,
+        master_key_id=api_key.master_key_id,
+        wrapped_data_key=api_key.wrapped_data_key,
+        ciphertext=api_key.ciphertext,
+    )
+
+
+async def set_api_key(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    owner_id: uuid.UUID,
+    provider: ProviderKind,
+    key: str,
+    base_url: str | None,
+    label: str | None,
+) -> ApiKey:
+    """Store a key; the same provider, label and base URL again replaces the stored secret."""
+    secret = _clean_key(key)
+    cleaned_label = _clean_label(label)
+    cleaned_url = _clean_base_url(provider, base_url)
+    api_key = await repository.find_same_slot(
+        session, owner_id=owner_id, provider=provider, label=cleaned_label, base_url=cleaned_url
+    )
+    if api_key is None:
+        api_key = ApiKey(
+            id=uuid.uuid4(), owner_id=owner_id, provider=provider, label=cleaned_label, base_url=cleaned_url
+        )
+        session.add(api_key)
+    else:
+        api_key.updated_at = utcnow()
+    api_key.hint = mask_key(secret)
+    _store_envelope(api_key, crypto.seal(vault.current, secret.encode(), _aad(api_key)))
+    await session.flush()
+    return api_key
+
+
+async def list_api_keys(session: AsyncSession, *, owner_id: uuid.UUID) -> Sequence[ApiKey]:
+    return await repository.list_for_owner(session, owner_id)
+
+
+async def get_api_keys(session: AsyncSession, *, owner_id: uuid.UUID, key_ids: Sequence[uuid.UUID]) -> Sequence[ApiKey]:
+    return await repository.get_many_for_owner(session, owner_id, key_ids)
+
+
+async def get_api_key(session: AsyncSession, *, owner_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey:
+    api_key = await repository.get_for_owner(session, owner_id, key_id)
+    if api_key is None:
+        raise NotFound("API key not found.")
+    return api_key
+
+
+async def delete_api_key(session: AsyncSession, *, owner_id: uuid.UUID, key_id: uuid.UUID) -> None:
+    if not await repository.delete_for_owner(session, owner_id, key_id):
+        raise NotFound("API key not found.")
+
+
+async def reveal_api_key(session: AsyncSession, vault: Vault, *, owner_id: uuid.UUID, key_id: uuid.UUID) -> str:
+    """The plaintext key, for the provider call that needs it. Raises DecryptionError when tampered."""
+    api_key = await get_api_key(session, owner_id=owner_id, key_id=key_id)
+    return crypto.open_envelope(vault.keyring, _stored_envelope(api_key), _aad(api_key)).decode()
+
+
+async def rotate_master_key(session: AsyncSession, vault: Vault, new_master: crypto.MasterKey) -> int:
+    """Re-wrap every data key not yet under ``new_master``; returns how many. Idempotent."""
+    keyring = {**vault.keyring, new_master.key_id: new_master}
+    rewrapped = 0
+    for api_key in await repository.not_under_master_key(session, new_master.key_id):
+        envelope = crypto.rewrap(keyring, _stored_envelope(api_key), _aad(api_key), new_master)
+        _store_envelope(api_key, envelope)
+        rewrapped += 1
+    await session.flush()
+    return rewrapped

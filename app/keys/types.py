@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Self
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from app.context import Context
+from app.graphql.ids import load_nodes
+from app.keys.models import ApiKey
+from app.providers.base import ModelInfo, ProviderKind
+from app.providers.catalog import builtin_models
+
+# Registers the domain enum itself with Strawberry, so one class serves ORM, services and GraphQL.
+strawberry.enum(ProviderKind, name="ProviderKind")
+
+
+@strawberry.type(name="Model")
+class ModelType:
+    id: str
+    display_name: str | None
+    context_window: int | None
+    supports_vision: bool
+
+    @classmethod
+    def from_info(cls, model: ModelInfo) -> Self:
+        return cls(
+            id=model.id,
+            display_name=model.display_name,
+            context_window=model.context_window,
+            supports_vision=model.supports_vision,
+        )
+
+
+def models_of(kind: ProviderKind) -> list[ModelType]:
+    return [ModelType.from_info(model) for model in builtin_models(kind)]
+
+
+@strawberry.type(name="Provider")
+class ProviderType:
+    kind: ProviderKind
+    name: str
+    configured: bool = strawberry.field(description="Whether the signed-in user has stored a key for it.")
+
+    @strawberry.field
+    def models(self) -> list[ModelType]:
+        return models_of(self.kind)
+
+
+@strawberry.type(name="ApiKey")
+class ApiKeyType(relay.Node):
+    id: relay.NodeID[str]
+    provider: ProviderKind
+    label: str | None
+    base_url: str | None
+    hint: str = strawberry.field(description="A masked form such as `sk-…abcd`; the key itself is never returned.")
+    created_at: datetime
+    last_used_at: datetime | None
+
+    @strawberry.field
+    def models(self) -> list[ModelType]:
+        return models_of(self.provider)
+
+    @classmethod
+    def from_model(cls, api_key: ApiKey) -> Self:
+        return cls(
+            id=str(api_key.id),
+            provider=api_key.provider,
+            label=api_key.label,
+            base_url=api_key.base_url,
+            hint=api_key.hint,
+            created_at=api_key.created_at,
+            last_used_at=api_key.last_used_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls,
+        *,
+        info: Info[Context, Any],
+        node_ids: Iterable[str],
+        required: bool = False,  # noqa: ARG003
+    ) -> list[Self | None]:
+        rows = await load_nodes(info.context.loaders.api_keys, node_ids)
+        return [cls.from_model(row) if row else None for row in rows]

@@ -1,0 +1,136 @@
+"""The ASGI application: GraphQL over HTTP and websockets, health and readiness probes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
+
+from app.auth import service as auth_service
+from app.auth.service import Identity
+from app.auth.tokens import parse_bearer
+from app.config import Settings, ensure_secrets
+from app.context import Context, build_loaders
+from app.infra import Infra
+from app.schema import schema
+
+logger = logging.getLogger("app")
+PROBE_TIMEOUT_SECONDS = 2.0
+
+
+def _infra(connection: Request | WebSocket) -> Infra:
+    infra: Infra = connection.app.state.infra
+    return infra
+
+
+async def _identify(infra: Infra, authorization: str | None) -> Identity | None:
+    token = parse_bearer(authorization)
+    if token is None:
+        return None
+    async with infra.db.transaction() as session:
+        return await auth_service.authenticate(session, infra.auth, token)
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        infra = _infra(request)
+        # Websockets authenticate once, from connection_init (see on_ws_connect), never from headers.
+        identity = (
+            await _identify(infra, request.headers.get("authorization")) if isinstance(request, Request) else None
+        )
+        return Context(
+            request=request,
+            response=response,
+            infra=infra,
+            identity=identity,
+            loaders=build_loaders(infra.db, identity.user_id if identity else None),
+        )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        authorization = next((v for k, v in params.items() if str(k).lower() == "authorization"), None)
+        identity = await _identify(context.infra, authorization) if isinstance(authorization, str) else None
+        if identity is None:
+            raise ConnectionRejectionError
+        context.sign_in_as(identity)
+        return await super().on_ws_connect(context)
+
+
+async def healthz(_request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    infra = _infra(request)
+    checks: dict[str, str] = {"database": await _probe(_ping_database(infra))}
+    if infra.redis is not None:
+        checks["redis"] = await _probe(infra.redis.ping())
+    ready = all(state == "ok" for state in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )
+
+
+async def _ping_database(infra: Infra) -> None:
+    async with infra.db.read() as session:
+        await session.execute(text("SELECT 1"))
+
+
+async def _probe(check: Any) -> str:
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            await check
+    except Exception:
+        return "unavailable"
+    return "ok"
+
+
+def create_app(settings: Settings) -> Starlette:
+    settings = ensure_secrets(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        infra = Infra.build(settings)
+        app.state.infra = infra
+        try:
+            yield
+        finally:
+            await infra.close()
+
+    graphql_app = GraphQLApp(
+        schema,
+        graphql_ide="graphiql",
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+    )
+    middleware = []
+    if settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        )
+    routes = [
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql_app),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

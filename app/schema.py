@@ -1,0 +1,31 @@
+"""The GraphQL schema, assembled from each domain's resolver classes."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.schema.config import StrawberryConfig
+
+from app.auth.mutations import AuthMutation
+from app.auth.queries import AuthQuery
+from app.graphql.errors import AppSchema, ErrorCodes
+from app.graphql.node import NodeQuery
+from app.keys.mutations import KeysMutation
+from app.keys.queries import KeysQuery
+
+
+@strawberry.type
+class Query(NodeQuery, AuthQuery, KeysQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(AuthMutation, KeysMutation):
+    pass
+
+
+schema = AppSchema(
+    query=Query,
+    mutation=Mutation,
+    extensions=[ErrorCodes],
+    config=StrawberryConfig(disable_field_suggestions=True),
+)
