@@ -72,6 +72,7 @@ def cmd_export_schema(output: Path) -> int:
 
 
 def cmd_rotate_master_key(settings: Settings) -> int:
+    import app.models  # noqa: F401 - every table, so foreign keys resolve
     from app.db import Database
     from app.keys import crypto
     from app.keys import service as keys_service
@@ -101,6 +102,8 @@ def cmd_rotate_master_key(settings: Settings) -> int:
         count = asyncio.run(rotate())
     except crypto.DecryptionError as error:
         return _fail(f"nothing changed: a stored key does not open with the configured master keys ({error})")
+    except (OSError, Exception) as error:
+        return _fail(f"nothing changed: {_reason(error)}")
     if settings.is_embedded and "NEW_MASTER_KEY" not in os.environ:
         write_embedded_secret(settings.data_dir, "master_key", new_secret)
         print(f"re-wrapped {count} key(s); the new master key is in {settings.data_dir / 'master_key'}")  # noqa: T201

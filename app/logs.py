@@ -39,3 +39,5 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Alembic announces every internal plugin at INFO; keep its "Running upgrade" lines only.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
