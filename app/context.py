@@ -14,6 +14,8 @@ from strawberry.dataloader import DataLoader
 from app.auth.loaders import users_loader
 from app.auth.models import User
 from app.auth.service import Identity
+from app.chats.loaders import chats_loader, messages_loader
+from app.chats.models import Chat, Message
 from app.db import Database
 from app.infra import Infra
 from app.keys.loaders import api_keys_loader
@@ -24,10 +26,17 @@ from app.keys.models import ApiKey
 class Loaders:
     users: DataLoader[uuid.UUID, User | None]
     api_keys: DataLoader[uuid.UUID, ApiKey | None]
+    chats: DataLoader[uuid.UUID, Chat | None]
+    messages: DataLoader[uuid.UUID, Message | None]
 
 
 def build_loaders(db: Database, user_id: uuid.UUID | None) -> Loaders:
-    return Loaders(users=users_loader(db, user_id), api_keys=api_keys_loader(db, user_id))
+    return Loaders(
+        users=users_loader(db, user_id),
+        api_keys=api_keys_loader(db, user_id),
+        chats=chats_loader(db, user_id),
+        messages=messages_loader(db, user_id),
+    )
 
 
 @dataclass(slots=True)

@@ -9,8 +9,11 @@ from redis.asyncio import Redis
 
 from app.auth.passwords import Passwords
 from app.auth.service import AuthConfig
+from app.broker.base import Broker
+from app.broker.factory import build_broker
 from app.config import Settings
 from app.db import Database
+from app.generation.runner import Generations
 from app.keys.service import Vault
 
 
@@ -21,6 +24,8 @@ class Infra:
     auth: AuthConfig
     vault: Vault
     redis: Redis | None
+    broker: Broker
+    generations: Generations
 
     @classmethod
     def build(cls, settings: Settings) -> Infra:
@@ -35,15 +40,27 @@ class Infra:
             session_ttl=timedelta(seconds=settings.session_ttl_seconds),
         )
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        db = Database.from_url(settings.resolved_database_url)
+        vault = Vault.from_secrets(
+            settings.require_master_key(), *(key.get_secret_value() for key in settings.master_key_previous)
+        )
+        broker = build_broker(redis)
         return cls(
             settings=settings,
-            db=Database.from_url(settings.resolved_database_url),
+            db=db,
             auth=auth,
-            vault=Vault.from_secrets(settings.require_master_key()),
+            vault=vault,
             redis=redis,
+            broker=broker,
+            generations=Generations(db=db, broker=broker, vault=vault, settings=settings),
         )
 
+    async def start(self) -> None:
+        await self.broker.start()
+
     async def close(self) -> None:
+        await self.generations.shutdown()
+        await self.broker.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()

@@ -41,3 +41,6 @@ def configure_logging(level: str) -> None:
     root.setLevel(level.upper())
     # Alembic announces every internal plugin at INFO; keep its "Running upgrade" lines only.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # One line per upstream request is noise at INFO, and URLs of user endpoints are not for the log.
+    for name in ("httpx", "httpx2", "google_genai"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -106,6 +106,7 @@ def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         infra = Infra.build(settings)
+        await infra.start()
         app.state.infra = infra
         try:
             yield

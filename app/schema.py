@@ -7,6 +7,10 @@ from strawberry.schema.config import StrawberryConfig
 
 from app.auth.mutations import AuthMutation
 from app.auth.queries import AuthQuery
+from app.chats.mutations import ChatsMutation
+from app.chats.queries import ChatsQuery
+from app.generation.mutations import GenerationMutation
+from app.generation.subscriptions import GenerationSubscription
 from app.graphql.errors import AppSchema, ErrorCodes
 from app.graphql.node import NodeQuery
 from app.keys.mutations import KeysMutation
@@ -14,18 +18,24 @@ from app.keys.queries import KeysQuery
 
 
 @strawberry.type
-class Query(NodeQuery, AuthQuery, KeysQuery):
+class Query(NodeQuery, AuthQuery, KeysQuery, ChatsQuery):
     pass
 
 
 @strawberry.type
-class Mutation(AuthMutation, KeysMutation):
+class Mutation(AuthMutation, KeysMutation, ChatsMutation, GenerationMutation):
+    pass
+
+
+@strawberry.type
+class Subscription(GenerationSubscription):
     pass
 
 
 schema = AppSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     extensions=[ErrorCodes],
     config=StrawberryConfig(disable_field_suggestions=True),
 )

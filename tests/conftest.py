@@ -17,6 +17,7 @@ from app import migrate
 from app.db import Database
 from app.keys.service import Vault
 from app.models import metadata
+from tests.fakes.upstream import FakeUpstream
 from tests.gql import GraphQLClient
 from tests.servers import TEST_MASTER_KEY, TEST_SECRET_KEY, ServerProcess
 
@@ -59,7 +60,22 @@ async def clean_tables(db: Database) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def upstream_env(upstream: FakeUpstream) -> dict[str, str]:
+    return {"OPENAI_BASE_URL": upstream.openai_base_url, "GEMINI_BASE_URL": upstream.gemini_base_url}
+
+
+@pytest.fixture(scope="session")
+def server_env(
+    database_url: str, upstream_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
@@ -67,6 +83,7 @@ def server_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> d
         "MASTER_KEY": TEST_MASTER_KEY,
         "DATA_DIR": str(tmp_path_factory.mktemp("server-data")),
         "LOG_LEVEL": "INFO",
+        **upstream_env,
     }
 
 

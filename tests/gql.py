@@ -91,3 +91,47 @@ async def ws_connect(url: str, init_payload: dict[str, Any] | None) -> AsyncIter
             message["payload"] = init_payload
         await client.send(message)
         yield client
+
+
+MESSAGE_STREAM = """
+subscription Follow($id: ID!, $offset: Int) {
+  messageStream(messageId: $id, offset: $offset) {
+    __typename
+    ... on MessageDelta { messageId index count text }
+    ... on MessageCompleted { message { id content status usage { inputTokens outputTokens } } }
+    ... on MessageFailed { code error message { id content status error } }
+  }
+}
+"""
+
+
+async def follow_stream(
+    ws_url: str, token: str, message_id: str, *, offset: int | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Every event of a messageStream subscription until it completes (or ``limit`` events)."""
+    events: list[dict[str, Any]] = []
+    async with ws_connect(ws_url, {"authorization": f"Bearer {token}"}) as ws:
+        ack = await ws.receive()
+        assert ack["type"] == "connection_ack", ack
+        variables: dict[str, Any] = {"id": message_id}
+        if offset is not None:
+            variables["offset"] = offset
+        operation = await ws.subscribe(MESSAGE_STREAM, variables)
+        while True:
+            message = await ws.receive()
+            assert message.get("id") == operation, message
+            if message["type"] == "complete":
+                return events
+            if message["type"] == "error":
+                raise StreamError(message["payload"])
+            assert message["type"] == "next", message
+            assert "errors" not in message["payload"], message
+            events.append(message["payload"]["data"]["messageStream"])
+            if limit is not None and len(events) >= limit:
+                return events
+
+
+class StreamError(Exception):
+    def __init__(self, payload: Any) -> None:
+        super().__init__(payload)
+        self.payload = payload

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.keys.models import ApiKey
@@ -56,3 +57,14 @@ async def not_under_master_key(session: AsyncSession, master_key_id: str) -> Seq
         select(ApiKey).where(ApiKey.master_key_id != master_key_id).order_by(ApiKey.id).with_for_update()
     )
     return result.all()
+
+
+async def list_for_provider(session: AsyncSession, owner_id: uuid.UUID, provider: ProviderKind) -> Sequence[ApiKey]:
+    result = await session.scalars(
+        select(ApiKey).where(ApiKey.owner_id == owner_id, ApiKey.provider == provider).order_by(ApiKey.created_at)
+    )
+    return result.all()
+
+
+async def mark_used(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:
+    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))

@@ -182,3 +182,26 @@ async def rotate_master_key(session: AsyncSession, vault: Vault, new_master: cry
         rewrapped += 1
     await session.flush()
     return rewrapped
+
+
+async def choose_api_key(
+    session: AsyncSession, *, owner_id: uuid.UUID, provider: ProviderKind, api_key_id: uuid.UUID | None
+) -> ApiKey:
+    """The key a request names, or the user's only key for ``provider``."""
+    if api_key_id is not None:
+        api_key = await get_api_key(session, owner_id=owner_id, key_id=api_key_id)
+        if api_key.provider is not provider:
+            raise BadUserInput(f"That API key is for {api_key.provider.value}, not {provider.value}.", field="apiKeyId")
+        return api_key
+    candidates = await repository.list_for_provider(session, owner_id, provider)
+    if not candidates:
+        raise BadUserInput(f"No API key stored for {provider.value}: add one with setApiKey first.", field="provider")
+    if len(candidates) > 1:
+        raise BadUserInput(
+            f"You have {len(candidates)} {provider.value} keys: pass apiKeyId to choose one.", field="apiKeyId"
+        )
+    return candidates[0]
+
+
+async def mark_api_key_used(session: AsyncSession, key_id: uuid.UUID) -> None:
+    await repository.mark_used(session, key_id, utcnow())

@@ -29,3 +29,11 @@ BUILTIN_MODELS: dict[ProviderKind, tuple[ModelInfo, ...]] = {
 
 def builtin_models(kind: ProviderKind) -> list[ModelInfo]:
     return list(BUILTIN_MODELS[kind])
+
+
+_KNOWN = {model.id: model for models in BUILTIN_MODELS.values() for model in models}
+
+
+def describe_model(model_id: str) -> ModelInfo:
+    """What we know of a model a provider listed; unknown ones get only their id."""
+    return _KNOWN.get(model_id) or ModelInfo(model_id)

@@ -1,0 +1,38 @@
+"""What travels on a stream's channel: numbered deltas and one End."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    index: int
+    text: str
+    count: int = 1
+
+    @property
+    def end_index(self) -> int:
+        return self.index + self.count
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    status: str
+    chunk_count: int
+
+
+BrokerEvent = Delta | End
+
+
+def encode(event: BrokerEvent) -> dict[str, Any]:
+    if isinstance(event, Delta):
+        return {"i": event.index, "n": event.count, "t": event.text}
+    return {"end": event.status, "chunks": event.chunk_count}
+
+
+def decode(data: dict[str, Any]) -> BrokerEvent:
+    if "end" in data:
+        return End(status=str(data["end"]), chunk_count=int(data["chunks"]))
+    return Delta(index=int(data["i"]), text=str(data["t"]), count=int(data.get("n", 1)))

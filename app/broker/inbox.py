@@ -1,0 +1,40 @@
+"""A subscriber's bounded queue: when it lags, consecutive deltas merge instead of piling up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from app.broker.events import BrokerEvent, Delta
+
+DEFAULT_MAX_PENDING = 64
+
+
+class Inbox:
+    def __init__(self, max_pending: int = DEFAULT_MAX_PENDING) -> None:
+        self._pending: deque[BrokerEvent] = deque()
+        self._ready = asyncio.Event()
+        self._max_pending = max_pending
+
+    def put(self, event: BrokerEvent) -> None:
+        """Never blocks the publisher: a full inbox merges the new delta into the last one."""
+        last = self._pending[-1] if self._pending else None
+        if (
+            len(self._pending) >= self._max_pending
+            and isinstance(event, Delta)
+            and isinstance(last, Delta)
+            and last.end_index == event.index
+        ):
+            self._pending[-1] = Delta(last.index, last.text + event.text, last.count + event.count)
+        else:
+            self._pending.append(event)
+        self._ready.set()
+
+    async def get(self) -> BrokerEvent:
+        while not self._pending:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._pending.popleft()
+
+    def __len__(self) -> int:
+        return len(self._pending)

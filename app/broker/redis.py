@@ -1,0 +1,152 @@
+"""Redis broker: one pub/sub connection per instance carries every channel.
+
+Keys of one stream share the hash tag ``{m:<id>}`` so they live on one shard of
+a Redis Cluster. ``publish`` appends to the replay list and publishes in one
+MULTI/EXEC. A reader task per instance receives every channel this instance
+subscribed to and hands events to the local subscribers' inboxes; a channel is
+subscribed while at least one local subscriber wants it, and a subscriber's
+context is entered only once Redis has confirmed the subscription, so nothing
+published after that point can be missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from app.broker.base import REPLAY_TTL_SECONDS
+from app.broker.events import BrokerEvent, Delta, decode, encode
+from app.broker.inbox import Inbox
+
+logger = logging.getLogger(__name__)
+SUBSCRIBE_TIMEOUT_SECONDS = 5.0
+
+
+def _chunks_key(stream_id: str) -> str:
+    return f"{{m:{stream_id}}}:chunks"
+
+
+def _end_key(stream_id: str) -> str:
+    return f"{{m:{stream_id}}}:end"
+
+
+def _channel(stream_id: str) -> str:
+    return f"{{m:{stream_id}}}:events"
+
+
+class RedisBroker:
+    def __init__(self, redis: Redis, replay_ttl: int = REPLAY_TTL_SECONDS) -> None:
+        self._redis = redis
+        self._replay_ttl = replay_ttl
+        self._pubsub: PubSub = redis.pubsub()
+        self._reader: asyncio.Task[None] | None = None
+        self._subscribers: dict[str, set[Inbox]] = {}
+        self._confirmed: dict[str, asyncio.Event] = {}
+        self._lock = asyncio.Lock()
+        self._connected = asyncio.Event()  # the pub/sub connection exists once something subscribed
+
+    async def start(self) -> None:
+        self._reader = asyncio.create_task(self._read(), name="redis-broker-reader")
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._reader
+        await self._pubsub.aclose()
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    async def publish(self, stream_id: str, event: BrokerEvent) -> None:
+        payload = json.dumps(encode(event), separators=(",", ":"))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if isinstance(event, Delta):
+                pipe.rpush(_chunks_key(stream_id), payload)
+            else:
+                pipe.set(_end_key(stream_id), payload, ex=self._replay_ttl)
+            pipe.expire(_chunks_key(stream_id), self._replay_ttl)
+            pipe.publish(_channel(stream_id), payload)
+            await pipe.execute()
+
+    async def replay(self, stream_id: str, start: int) -> list[BrokerEvent]:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(_chunks_key(stream_id), start, -1)
+            pipe.get(_end_key(stream_id))
+            chunks, end = await pipe.execute()
+        events = [decode(json.loads(raw)) for raw in chunks]
+        if end is not None:
+            events.append(decode(json.loads(end)))
+        return events
+
+    @asynccontextmanager
+    async def subscribe(self, stream_id: str) -> AsyncIterator[Inbox]:
+        channel = _channel(stream_id)
+        inbox = Inbox()
+        await self._join(channel, inbox)
+        try:
+            yield inbox
+        finally:
+            await self._leave(channel, inbox)
+
+    async def _join(self, channel: str, inbox: Inbox) -> None:
+        async with self._lock:
+            subscribers = self._subscribers.setdefault(channel, set())
+            subscribers.add(inbox)
+            if len(subscribers) > 1:
+                confirmed = self._confirmed[channel]
+            else:
+                confirmed = self._confirmed[channel] = asyncio.Event()
+                await self._pubsub.subscribe(channel)
+                self._connected.set()
+        try:
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
+                await confirmed.wait()
+        except TimeoutError:
+            await self._leave(channel, inbox)
+            raise
+
+    async def _leave(self, channel: str, inbox: Inbox) -> None:
+        async with self._lock:
+            subscribers = self._subscribers.get(channel)
+            if subscribers is None:
+                return
+            subscribers.discard(inbox)
+            if not subscribers:
+                del self._subscribers[channel]
+                self._confirmed.pop(channel, None)
+                with suppress(RedisError, OSError):
+                    await self._pubsub.unsubscribe(channel)
+
+    async def _read(self) -> None:
+        await self._connected.wait()
+        while True:
+            try:
+                message = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as error:
+                logger.warning("redis broker: pub/sub read failed (%s); retrying", type(error).__name__)
+                await asyncio.sleep(0.5)
+                continue
+            if message is not None:
+                self._dispatch(message)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+        if message["type"] == "subscribe":
+            confirmed = self._confirmed.get(channel)
+            if confirmed is not None:
+                confirmed.set()
+        elif message["type"] == "message":
+            event = decode(json.loads(message["data"]))
+            for inbox in self._subscribers.get(channel, ()):
+                inbox.put(event)

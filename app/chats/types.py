@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, Self
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from app.chats import service
+from app.chats.models import Chat, Message, MessageStatus, Role
+from app.context import Context
+from app.errors import NotFound
+from app.graphql.ids import load_nodes
+from app.providers.base import ProviderKind
+
+strawberry.enum(Role, name="Role")
+strawberry.enum(MessageStatus, name="MessageStatus")
+
+
+@strawberry.type(name="Usage")
+class UsageType:
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+@strawberry.type(name="Message")
+class MessageType(relay.Node):
+    id: relay.NodeID[str]
+    parent_id: relay.GlobalID | None
+    role: Role
+    content: str = strawberry.field(description="While streaming: the last checkpoint; the stream has the rest.")
+    status: MessageStatus
+    provider: ProviderKind | None
+    model: str | None
+    error: str | None
+    usage: UsageType | None
+    created_at: datetime
+    chat_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field
+    async def chat(self, info: Info[Context, Any]) -> ChatType:
+        chat = await info.context.loaders.chats.load(self.chat_id)
+        if chat is None:
+            raise NotFound("Chat not found.")
+        return ChatType.from_model(chat)
+
+    @classmethod
+    def from_model(cls, message: Message) -> Self:
+        has_usage = message.input_tokens is not None or message.output_tokens is not None
+        return cls(
+            id=str(message.id),
+            parent_id=relay.GlobalID("Message", str(message.parent_id)) if message.parent_id else None,
+            role=message.role,
+            content=message.content,
+            status=message.status,
+            provider=message.provider,
+            model=message.model,
+            error=message.error,
+            usage=UsageType(input_tokens=message.input_tokens, output_tokens=message.output_tokens)
+            if has_usage
+            else None,
+            created_at=message.created_at,
+            chat_id=message.chat_id,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls,
+        *,
+        info: Info[Context, Any],
+        node_ids: Iterable[str],
+        required: bool = False,  # noqa: ARG003
+    ) -> list[Self | None]:
+        rows = await load_nodes(info.context.loaders.messages, node_ids)
+        return [cls.from_model(row) if row else None for row in rows]
+
+
+@strawberry.type(name="Chat")
+class ChatType(relay.Node):
+    id: relay.NodeID[str]
+    title: str
+    system_prompt: str | None
+    provider: ProviderKind | None
+    model: str | None
+    pinned: bool
+    archived: bool
+    created_at: datetime
+    updated_at: datetime
+    row: strawberry.Private[Chat]
+
+    @relay.connection(relay.ListConnection[MessageType], description="The active branch, oldest first.")
+    async def messages(self, info: Info[Context, Any]) -> list[MessageType]:
+        async with info.context.db.read() as session:
+            branch = await service.active_branch(session, self.row)
+        return [MessageType.from_model(message) for message in branch]
+
+    @classmethod
+    def from_model(cls, chat: Chat) -> Self:
+        return cls(
+            id=str(chat.id),
+            title=chat.title,
+            system_prompt=chat.system_prompt,
+            provider=chat.provider,
+            model=chat.model,
+            pinned=chat.pinned,
+            archived=chat.archived,
+            created_at=chat.created_at,
+            updated_at=chat.updated_at,
+            row=chat,
+        )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls,
+        *,
+        info: Info[Context, Any],
+        node_ids: Iterable[str],
+        required: bool = False,  # noqa: ARG003
+    ) -> list[Self | None]:
+        rows = await load_nodes(info.context.loaders.chats, node_ids)
+        return [cls.from_model(row) if row else None for row in rows]
+
+
+@strawberry.type(name="ChatConnection")
+class ChatConnection(relay.Connection[ChatType]):
+    @classmethod
+    def from_page(cls, page: service.ChatPage, *, after: str | None) -> Self:
+        edges = [relay.Edge(cursor=service.encode_cursor(chat), node=ChatType.from_model(chat)) for chat in page.chats]
+        return cls(
+            edges=edges,
+            page_info=relay.PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )

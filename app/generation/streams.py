@@ -1,0 +1,112 @@
+"""Following a message's stream: subscribe, replay from an offset, go live, end exactly once.
+
+The subscription is opened before the replay is read, so every chunk is either
+in the replay or arrives live; chunks seen twice are dropped by index. Any hole
+(a chunk number skipped, a merged delta that overlaps what was already sent)
+is filled from the replay buffer, which holds every chunk exactly. When the
+broker stays silent the database is asked whether the message ended anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from app.broker.base import Broker
+from app.broker.events import BrokerEvent, Delta, End
+from app.chats import service as chats_service
+from app.chats.models import Message
+from app.db import Database
+from app.errors import BadUserInput
+
+IDLE_RECHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    message: Message
+
+
+StreamOutput = Delta | Final
+
+
+async def _load(db: Database, owner_id: uuid.UUID, message_id: uuid.UUID) -> Message:
+    async with db.read() as session:
+        return await chats_service.get_message(session, owner_id=owner_id, message_id=message_id)
+
+
+async def follow(
+    db: Database, broker: Broker, *, owner_id: uuid.UUID, message_id: uuid.UUID, offset: int
+) -> AsyncIterator[StreamOutput]:
+    if offset < 0:
+        raise BadUserInput("offset must be 0 or more.", field="offset")
+    message = await _load(db, owner_id, message_id)  # NOT_FOUND for another user's message
+    if message.status.is_final:
+        yield Final(message)
+        return
+    stream_id = str(message_id)
+    async with broker.subscribe(stream_id) as inbox:
+        cursor = _Cursor(offset)
+        for event in await broker.replay(stream_id, offset):
+            for delta in cursor.accept(event):
+                yield delta
+        while not cursor.done:
+            try:
+                async with asyncio.timeout(IDLE_RECHECK_SECONDS):
+                    event = await inbox.get()
+            except TimeoutError:
+                for delta in await _recheck(db, broker, cursor, owner_id=owner_id, message_id=message_id):
+                    yield delta
+                continue
+            accepted = cursor.accept(event)
+            if cursor.needs_refill:
+                accepted = [d for e in await broker.replay(stream_id, cursor.next_index) for d in cursor.accept(e)]
+            for delta in accepted:
+                yield delta
+    yield Final(await _load(db, owner_id, message_id))
+
+
+async def _recheck(
+    db: Database, broker: Broker, cursor: _Cursor, *, owner_id: uuid.UUID, message_id: uuid.UUID
+) -> list[Delta]:
+    """Silence: look in the replay buffer, then the database, for an end we did not hear."""
+    deltas = [d for e in await broker.replay(str(message_id), cursor.next_index) for d in cursor.accept(e)]
+    if not cursor.done:
+        message = await _load(db, owner_id, message_id)
+        if message.status.is_final:
+            cursor.finish_from_database()
+    return deltas
+
+
+class _Cursor:
+    """Where a subscriber is: the next chunk it needs, and whether the stream's end is reached."""
+
+    def __init__(self, next_index: int) -> None:
+        self.next_index = next_index
+        self.end: End | None = None
+        self.needs_refill = False
+        self._ended_in_database = False
+
+    @property
+    def done(self) -> bool:
+        return self._ended_in_database or (self.end is not None and self.next_index >= self.end.chunk_count)
+
+    def accept(self, event: BrokerEvent) -> list[Delta]:
+        self.needs_refill = False
+        if isinstance(event, End):
+            self.end = event
+            self.needs_refill = self.next_index < event.chunk_count
+            return []
+        if event.end_index <= self.next_index:
+            return []  # already delivered
+        if event.index != self.next_index:
+            self.needs_refill = True  # a hole, or a merged delta overlapping what was sent
+            return []
+        self.next_index = event.end_index
+        return [event]
+
+    def finish_from_database(self) -> None:
+        # The buffer expired or never reached us; the final event carries the whole content.
+        self._ended_in_database = True

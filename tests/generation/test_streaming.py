@@ -1,0 +1,184 @@
+"""Token-by-token delivery end to end: mutation -> real SDK -> fake upstream -> broker -> websocket."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.fakes.upstream import UNKNOWN_MODEL, FakeUpstream, Script
+from tests.gql import Account, GraphQLClient, follow_stream
+from tests.servers import ServerProcess
+
+SET_KEY = "mutation($p: ProviderKind!, $k: String!) { setApiKey(provider: $p, key: $k) { id } }"
+SEND = """
+mutation Send($input: SendMessageInput!) {
+  sendMessage(input: $input) {
+    chat { id title }
+    userMessage { id role content status parentId }
+    assistantMessage { id role content status parentId provider model }
+  }
+}
+"""
+MESSAGE = """
+query($id: ID!) { node(id: $id) { ... on Message { id content status error provider model usage { inputTokens outputTokens } } } }
+"""
+MODELS = {"OPENAI": "gpt-4o", "GEMINI": "gemini-2.0-flash"}
+
+
+@pytest.fixture(scope="module")
+def embedded_server(upstream_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    workdir = tmp_path_factory.mktemp("embedded-streaming")
+    process = ServerProcess(upstream_env, cwd=workdir, log_path=workdir / "server.log")
+    yield process
+    process.stop()
+
+
+@pytest.fixture(params=["postgres+redis", "embedded"])
+async def api(request: pytest.FixtureRequest) -> AsyncIterator[GraphQLClient]:
+    server: ServerProcess = request.getfixturevalue(
+        "server" if request.param == "postgres+redis" else "embedded_server"
+    )
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield GraphQLClient(http, server.graphql_url, server.ws_url)
+
+
+async def with_key(api: GraphQLClient, provider: str = "OPENAI") -> tuple[Account, str]:
+    account = await api.sign_up()
+    key = f"sk-test-{uuid.uuid4().hex}" if provider == "OPENAI" else f"AIza{uuid.uuid4().hex}{uuid.uuid4().hex[:8]}"
+    await api.data(SET_KEY, {"p": provider, "k": key}, token=account.token)
+    return account, key
+
+
+async def send(api: GraphQLClient, account: Account, provider: str = "OPENAI", **fields: Any) -> dict[str, Any]:
+    payload = {"content": "Hello there", "provider": provider, "model": MODELS[provider], **fields}
+    data = await api.data(SEND, {"input": payload}, token=account.token)
+    result: dict[str, Any] = data["sendMessage"]
+    return result
+
+
+def assert_contiguous(events: list[dict[str, Any]], start: int = 0) -> str:
+    """Deltas start at ``start``, each where the last ended; exactly one final event closes them."""
+    *deltas, final = events
+    expected = start
+    for delta in deltas:
+        assert delta["__typename"] == "MessageDelta", delta
+        assert delta["index"] == expected, (delta, expected)
+        assert delta["count"] >= 1
+        expected += delta["count"]
+    assert final["__typename"] in ("MessageCompleted", "MessageFailed")
+    return "".join(delta["text"] for delta in deltas)
+
+
+class TestStreaming:
+    @pytest.mark.parametrize("provider", ["OPENAI", "GEMINI"])
+    async def test_deltas_are_ordered_complete_and_match_the_stored_message(
+        self, api: GraphQLClient, upstream: FakeUpstream, provider: str
+    ) -> None:
+        account, key = await with_key(api, provider)
+        upstream.script(key, Script(token_count=30, delay=0.02))
+        sent = await send(api, account, provider)
+        assistant = sent["assistantMessage"]
+        assert assistant["status"] == "PENDING"
+        assert assistant["content"] == ""
+        assert (assistant["provider"], assistant["model"]) == (provider, MODELS[provider])
+        events = await follow_stream(api.ws_url, account.token, assistant["id"])
+        text = assert_contiguous(events)
+        assert text == "".join(f"t{i} " for i in range(30))
+        final = events[-1]
+        assert final["__typename"] == "MessageCompleted"
+        assert final["message"]["content"] == text
+        assert final["message"]["status"] == "COMPLETE"
+        assert final["message"]["usage"] == {"inputTokens": 2, "outputTokens": 30}
+        stored = (await api.data(MESSAGE, {"id": assistant["id"]}, token=account.token))["node"]
+        assert stored["content"] == text
+        assert stored["status"] == "COMPLETE"
+
+    async def test_the_first_delta_arrives_well_before_the_last(
+        self, api: GraphQLClient, upstream: FakeUpstream
+    ) -> None:
+        account, key = await with_key(api)
+        upstream.script(key, Script(token_count=20, delay=0.05))
+        sent = await send(api, account)
+        arrivals: list[float] = []
+        events: list[dict[str, Any]] = []
+
+        async def watch() -> None:
+            from tests.gql import MESSAGE_STREAM, ws_connect
+
+            async with ws_connect(api.ws_url, {"authorization": f"Bearer {account.token}"}) as ws:
+                await ws.receive()
+                await ws.subscribe(MESSAGE_STREAM, {"id": sent["assistantMessage"]["id"]})
+                while (message := await ws.receive())["type"] == "next":
+                    arrivals.append(time.monotonic())
+                    events.append(message["payload"]["data"]["messageStream"])
+
+        await watch()
+        assert_contiguous(events)
+        assert len(events) >= 10
+        assert arrivals[-1] - arrivals[0] > 0.5  # 20 tokens x 50 ms upstream: it really streamed
+
+    async def test_a_late_subscriber_gets_every_delta(self, api: GraphQLClient, upstream: FakeUpstream) -> None:
+        account, key = await with_key(api)
+        upstream.script(key, Script(token_count=40, delay=0.03))
+        sent = await send(api, account)
+        await asyncio.sleep(0.5)  # about half the answer is out before we subscribe
+        events = await follow_stream(api.ws_url, account.token, sent["assistantMessage"]["id"])
+        assert assert_contiguous(events) == "".join(f"t{i} " for i in range(40))
+
+    async def test_offset_starts_at_that_chunk(self, api: GraphQLClient, upstream: FakeUpstream) -> None:
+        account, key = await with_key(api)
+        upstream.script(key, Script(token_count=30, delay=0.03))
+        sent = await send(api, account)
+        events = await follow_stream(api.ws_url, account.token, sent["assistantMessage"]["id"], offset=7)
+        assert events[0]["index"] == 7
+        assert assert_contiguous(events, start=7) == "".join(f"t{i} " for i in range(7, 30))
+
+    async def test_a_finished_message_yields_its_final_event_at_once(
+        self, api: GraphQLClient, upstream: FakeUpstream
+    ) -> None:
+        account, key = await with_key(api)
+        upstream.script(key, Script(token_count=5))
+        sent = await send(api, account)
+        first = await follow_stream(api.ws_url, account.token, sent["assistantMessage"]["id"])
+        again = await follow_stream(api.ws_url, account.token, sent["assistantMessage"]["id"])
+        assert [event["__typename"] for event in again] == ["MessageCompleted"]
+        assert again[0]["message"] == first[-1]["message"]
+
+    async def test_provider_rejecting_the_key_fails_the_stream(
+        self, api: GraphQLClient, upstream: FakeUpstream
+    ) -> None:
+        account = await api.sign_up()
+        rejected = f"rejected-{uuid.uuid4().hex}"
+        await api.data(SET_KEY, {"p": "OPENAI", "k": rejected}, token=account.token)
+        sent = await send(api, account)
+        events = await follow_stream(api.ws_url, account.token, sent["assistantMessage"]["id"])
+        assert events == [
+            {
+                "__typename": "MessageFailed",
+                "code": "PROVIDER_ERROR",
+                "error": "The provider rejected the API key (HTTP 401).",
+                "message": {
+                    "id": sent["assistantMessage"]["id"],
+                    "content": "",
+                    "status": "FAILED",
+                    "error": "The provider rejected the API key (HTTP 401).",
+                },
+            }
+        ]
+        assert len(upstream.requests(rejected)) == 1
+
+    @pytest.mark.parametrize("provider", ["OPENAI", "GEMINI"])
+    async def test_provider_rejecting_the_model_fails_the_stream(self, api: GraphQLClient, provider: str) -> None:
+        account, _ = await with_key(api, provider)
+        sent = await send(api, account, provider, model=UNKNOWN_MODEL)
+        events = await follow_stream(api.ws_url, account.token, sent["assistantMessage"]["id"])
+        assert [event["__typename"] for event in events] == ["MessageFailed"]
+        assert events[0]["code"] == "PROVIDER_ERROR"
+        assert "HTTP 404" in events[0]["error"]
+        assert events[0]["message"]["status"] == "FAILED"
