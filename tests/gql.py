@@ -125,7 +125,8 @@ async def follow_stream(
             if message["type"] == "error":
                 raise StreamError(message["payload"])
             assert message["type"] == "next", message
-            assert "errors" not in message["payload"], message
+            if message["payload"].get("errors"):
+                raise StreamError(message["payload"]["errors"])
             events.append(message["payload"]["data"]["messageStream"])
             if limit is not None and len(events) >= limit:
                 return events

@@ -48,12 +48,20 @@ def present_error(error: GraphQLError) -> GraphQLError:
     )
 
 
+def _present_all(result: Any) -> None:
+    if result is not None and getattr(result, "errors", None):
+        result.errors = [present_error(error) for error in result.errors]
+
+
 class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [present_error(error) for error in result.errors]
+        _present_all(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        # Each subscription result reaches the client through here, before on_operation ends.
+        _present_all(result)
+        yield
 
 
 class AppSchema(Schema):
