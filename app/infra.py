@@ -11,6 +11,7 @@ from app.auth.passwords import Passwords
 from app.auth.service import AuthConfig
 from app.broker.base import Broker
 from app.broker.factory import build_broker
+from app.chats import service as chats_service
 from app.config import Settings
 from app.db import Database
 from app.generation.runner import Generations
@@ -57,6 +58,10 @@ class Infra:
 
     async def start(self) -> None:
         await self.broker.start()
+        if self.settings.is_embedded:
+            # One process owns every generation, so whatever a previous run left unfinished is dead.
+            async with self.db.transaction() as session:
+                await chats_service.interrupt_unfinished(session)
 
     async def close(self) -> None:
         await self.generations.shutdown()

@@ -374,3 +374,16 @@ async def finish_message(
 async def get_message_for_generation(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
     """The row a generation works on; the generation was authorised when it was started."""
     return await session.get(Message, message_id)
+
+
+async def interrupt_unfinished(session: AsyncSession) -> int:
+    """Mark every PENDING/STREAMING answer INTERRUPTED, keeping its last checkpoint. Single-instance only."""
+    stale = await repository.messages_with_status(session, [MessageStatus.PENDING, MessageStatus.STREAMING])
+    now = utcnow()
+    for message in stale:
+        message.status = MessageStatus.INTERRUPTED
+        message.error = "The server stopped before the answer was complete."
+        message.error_code = "INTERRUPTED"
+        message.finished_at = now
+    await session.flush()
+    return len(stale)

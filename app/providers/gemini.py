@@ -24,8 +24,16 @@ from app.providers.base import (
 TIMEOUT_MS = 120_000
 
 
+def _is_invalid_key(error: genai_errors.APIError) -> bool:
+    # Gemini answers a bad key with 400 INVALID_ARGUMENT; the ErrorInfo reason says what it is.
+    details = error.details.get("error", {}).get("details", []) if isinstance(error.details, dict) else []
+    return any(isinstance(d, dict) and d.get("reason") == "API_KEY_INVALID" for d in details)
+
+
 def translate_error(error: Exception) -> ProviderFailure:
     if isinstance(error, genai_errors.APIError):
+        if _is_invalid_key(error):
+            return ProviderFailure(FailureKind.AUTHENTICATION, status=error.code)
         return failure_for_status(error.code or 500)
     if isinstance(error, (httpx.TimeoutException, httpx2.TimeoutException, TimeoutError)):
         return ProviderFailure(FailureKind.TIMEOUT)

@@ -326,4 +326,14 @@ def _openai_error(status: int, message: str, code: str, retry_after: float | Non
 
 
 def _gemini_error(status: int, message: str, reason: str) -> Response:
-    return JSONResponse({"error": {"code": status, "message": message, "status": reason}}, status_code=status)
+    error: dict[str, Any] = {"code": status, "message": message, "status": reason}
+    if "API key not valid" in message:
+        error["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+        ]
+    return JSONResponse({"error": error}, status_code=status)

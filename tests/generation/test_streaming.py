@@ -89,24 +89,25 @@ class TestStreaming:
         assert [event["__typename"] for event in again] == ["MessageCompleted"]
         assert again[0]["message"] == first[-1]["message"]
 
+    @pytest.mark.parametrize(("provider", "status"), [("OPENAI", 401), ("GEMINI", 400)])
     async def test_provider_rejecting_the_key_fails_the_stream(
-        self, api: GraphQLClient, upstream: FakeUpstream
+        self, api: GraphQLClient, upstream: FakeUpstream, provider: str, status: int
     ) -> None:
         account = await api.sign_up()
         rejected = f"rejected-{uuid.uuid4().hex}"
-        await api.data(SET_KEY, {"p": "OPENAI", "k": rejected}, token=account.token)
-        sent = await send(api, account)
+        await api.data(SET_KEY, {"p": provider, "k": rejected}, token=account.token)
+        sent = await send(api, account, provider)
         events = await follow_stream(api.ws_url, account.token, sent["assistantMessage"]["id"])
         assert events == [
             {
                 "__typename": "MessageFailed",
                 "code": "PROVIDER_ERROR",
-                "error": "The provider rejected the API key (HTTP 401).",
+                "error": f"The provider rejected the API key (HTTP {status}).",
                 "message": {
                     "id": sent["assistantMessage"]["id"],
                     "content": "",
                     "status": "FAILED",
-                    "error": "The provider rejected the API key (HTTP 401).",
+                    "error": f"The provider rejected the API key (HTTP {status}).",
                 },
             }
         ]
