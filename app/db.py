@@ -66,7 +66,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     # hide_parameters keeps bound values (hashes, ciphertexts) out of exception text and logs.
-    return create_async_engine(url, hide_parameters=True, pool_pre_ping=True, **kwargs)
+    # Streams, subscriptions and requests each take short sessions; a deeper pool avoids queueing.
+    return create_async_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=20, max_overflow=30, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

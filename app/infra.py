@@ -16,6 +16,7 @@ from app.config import Settings
 from app.db import Database
 from app.generation.runner import Generations
 from app.keys.service import Vault
+from app.providers.http import ProviderHttp
 
 
 @dataclass(slots=True)
@@ -26,6 +27,7 @@ class Infra:
     vault: Vault
     redis: Redis | None
     broker: Broker
+    provider_http: ProviderHttp
     generations: Generations
 
     @classmethod
@@ -46,6 +48,7 @@ class Infra:
             settings.require_master_key(), *(key.get_secret_value() for key in settings.master_key_previous)
         )
         broker = build_broker(redis)
+        provider_http = ProviderHttp()
         return cls(
             settings=settings,
             db=db,
@@ -53,7 +56,8 @@ class Infra:
             vault=vault,
             redis=redis,
             broker=broker,
-            generations=Generations(db=db, broker=broker, vault=vault, settings=settings),
+            provider_http=provider_http,
+            generations=Generations(db=db, broker=broker, vault=vault, settings=settings, http=provider_http),
         )
 
     async def start(self) -> None:
@@ -66,6 +70,7 @@ class Infra:
     async def close(self) -> None:
         await self.generations.shutdown()
         await self.broker.close()
+        await self.provider_http.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()

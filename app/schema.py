@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from app.auth.mutations import AuthMutation
@@ -36,6 +37,7 @@ schema = AppSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    extensions=[ErrorCodes],
+    # Clients send the same few documents over and over; parse and validate each once.
+    extensions=[ErrorCodes, ParserCache(maxsize=512), ValidationCache(maxsize=512)],  # type: ignore[list-item]
     config=StrawberryConfig(disable_field_suggestions=True),
 )

@@ -70,11 +70,10 @@ async def sign_up(
     cleaned_name = clean_name(name)
     if await repository.get_user_by_email(session, normalized) is not None:
         raise BadUserInput("An account with this email already exists.", field="email")
+    password_hash = await config.passwords.hash(password)
     try:
         async with session.begin_nested():
-            user = await repository.add_user(
-                session, email=normalized, name=cleaned_name, password_hash=config.passwords.hash(password)
-            )
+            user = await repository.add_user(session, email=normalized, name=cleaned_name, password_hash=password_hash)
     except IntegrityError:
         # Two sign-ups raced past the check above; the unique index decided.
         raise BadUserInput("An account with this email already exists.", field="email") from None
@@ -89,10 +88,10 @@ async def sign_in(session: AsyncSession, config: AuthConfig, *, email: str, pass
         normalized = None
     user = await repository.get_user_by_email(session, normalized) if normalized else None
     # Always one argon2 verification, so timing does not tell whether the email exists.
-    if not config.passwords.verify(user.password_hash if user else None, password) or user is None:
+    if not await config.passwords.verify(user.password_hash if user else None, password) or user is None:
         raise Unauthenticated(WRONG_CREDENTIALS)
     if config.passwords.needs_rehash(user.password_hash):
-        user.password_hash = config.passwords.hash(password)
+        user.password_hash = await config.passwords.hash(password)
     token = await _start_session(session, config, user.id)
     return SignedIn(token=token, user=user)
 
@@ -129,10 +128,10 @@ async def change_password(
     session: AsyncSession, config: AuthConfig, identity: Identity, *, current_password: str, new_password: str
 ) -> None:
     user = await get_user(session, identity.user_id)
-    if not config.passwords.verify(user.password_hash, current_password):
+    if not await config.passwords.verify(user.password_hash, current_password):
         raise BadUserInput("The current password is wrong.", field="currentPassword")
     validate_new_password(new_password)
-    user.password_hash = config.passwords.hash(new_password)
+    user.password_hash = await config.passwords.hash(new_password)
     await repository.revoke_other_sessions(session, user_id=user.id, keep_session_id=identity.session_id, now=utcnow())
 
 

@@ -26,6 +26,21 @@ class End:
 BrokerEvent = Delta | End
 
 
+MAX_MERGED_TEXT = 32 * 1024
+
+
+def merge_deltas(deltas: list[Delta]) -> list[Delta]:
+    """Consecutive deltas joined into as few as possible (each text at most MAX_MERGED_TEXT)."""
+    merged: list[Delta] = []
+    for delta in deltas:
+        last = merged[-1] if merged else None
+        if last is not None and last.end_index == delta.index and len(last.text) + len(delta.text) <= MAX_MERGED_TEXT:
+            merged[-1] = Delta(last.index, last.text + delta.text, last.count + delta.count)
+        else:
+            merged.append(delta)
+    return merged
+
+
 def encode(event: BrokerEvent) -> dict[str, Any]:
     if isinstance(event, Delta):
         return {"i": event.index, "n": event.count, "t": event.text}

@@ -15,6 +15,7 @@ class Inbox:
         self._pending: deque[BrokerEvent] = deque()
         self._ready = asyncio.Event()
         self._max_pending = max_pending
+        self._idle = False
 
     def put(self, event: BrokerEvent) -> None:
         """Never blocks the publisher: a full inbox merges the new delta into the last one."""
@@ -30,11 +31,35 @@ class Inbox:
             self._pending.append(event)
         self._ready.set()
 
-    async def get(self) -> BrokerEvent:
-        while not self._pending:
-            self._ready.clear()
-            await self._ready.wait()
+    async def get(self, idle_after: float | None = None) -> BrokerEvent | None:
+        """The next event; None once nothing has arrived for about ``idle_after`` seconds.
+
+        One watchdog timer per wait for silence, not per event: a busy stream pays nothing for it.
+        """
+        if self._pending:
+            return self._pending.popleft()
+        watchdog = asyncio.get_running_loop().call_later(idle_after, self._check_idle) if idle_after else None
+        try:
+            while not self._pending:
+                self._ready.clear()
+                await self._ready.wait()
+                if self._idle and not self._pending:
+                    self._idle = False
+                    return None
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
         return self._pending.popleft()
+
+    def drain(self) -> list[BrokerEvent]:
+        """Everything already waiting, without waiting for more."""
+        events = list(self._pending)
+        self._pending.clear()
+        return events
+
+    def _check_idle(self) -> None:
+        self._idle = True
+        self._ready.set()
 
     def __len__(self) -> int:
         return len(self._pending)

@@ -2,7 +2,8 @@
 
 Keys of one stream share the hash tag ``{m:<id>}`` so they live on one shard of
 a Redis Cluster. ``publish`` appends to the replay list and publishes in one
-MULTI/EXEC. A reader task per instance receives every channel this instance
+server-side script: one command per delta, atomic, and in order. A reader task per
+instance receives every channel this instance
 subscribed to and hands events to the local subscribers' inboxes; a channel is
 subscribed while at least one local subscriber wants it, and a subscriber's
 context is entered only once Redis has confirmed the subscription, so nothing
@@ -29,6 +30,18 @@ from app.broker.inbox import Inbox
 logger = logging.getLogger(__name__)
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
 
+# KEYS: chunks list, end key. ARGV: channel, payload, ttl, kind ("delta" | "first" | "end").
+_PUBLISH = """
+if ARGV[4] == "end" then
+  redis.call("SET", KEYS[2], ARGV[2], "EX", ARGV[3])
+  redis.call("EXPIRE", KEYS[1], ARGV[3])
+else
+  redis.call("RPUSH", KEYS[1], ARGV[2])
+  if ARGV[4] == "first" then redis.call("EXPIRE", KEYS[1], ARGV[3]) end
+end
+return redis.call("PUBLISH", ARGV[1], ARGV[2])
+"""
+
 
 def _chunks_key(stream_id: str) -> str:
     return f"{{m:{stream_id}}}:chunks"
@@ -51,6 +64,11 @@ class RedisBroker:
         self._subscribers: dict[str, set[Inbox]] = {}
         self._confirmed: dict[str, asyncio.Event] = {}
         self._lock = asyncio.Lock()
+        self._publish_script = redis.register_script(_PUBLISH)
+        # Publishes of every stream of this instance, sent in pipelines by one flusher task: one
+        # round trip carries whatever accumulated meanwhile, and order is kept per stream.
+        self._outbox: list[tuple[list[str], list[str | int], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()  # the pub/sub connection exists once something subscribed
 
     async def start(self) -> None:
@@ -68,14 +86,33 @@ class RedisBroker:
 
     async def publish(self, stream_id: str, event: BrokerEvent) -> None:
         payload = json.dumps(encode(event), separators=(",", ":"))
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if isinstance(event, Delta):
-                pipe.rpush(_chunks_key(stream_id), payload)
-            else:
-                pipe.set(_end_key(stream_id), payload, ex=self._replay_ttl)
-            pipe.expire(_chunks_key(stream_id), self._replay_ttl)
-            pipe.publish(_channel(stream_id), payload)
-            await pipe.execute()
+        kind = ("first" if event.index == 0 else "delta") if isinstance(event, Delta) else "end"
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        keys = [_chunks_key(stream_id), _end_key(stream_id)]
+        self._outbox.append((keys, [_channel(stream_id), payload, self._replay_ttl, kind], done))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush(), name="redis-broker-flusher")
+        await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._outbox:
+                batch, self._outbox = self._outbox, []
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for keys, args, _ in batch:
+                            await self._publish_script(keys=keys, args=args, client=pipe)
+                        await pipe.execute()
+                except (RedisError, OSError) as error:
+                    for _, _, done in batch:
+                        if not done.done():
+                            done.set_exception(error)
+                    continue
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._flusher = None
 
     async def replay(self, stream_id: str, start: int) -> list[BrokerEvent]:
         async with self._redis.pipeline(transaction=True) as pipe:

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.broker.base import Broker
@@ -25,18 +24,13 @@ from app.config import Settings
 from app.db import Database
 from app.keys import service as keys_service
 from app.keys.service import Vault
-from app.providers.base import ChatRequest, Provider, ProviderFailure, ProviderKind, TextChunk, UsageReport
+from app.providers.base import ChatRequest, Provider, ProviderFailure, TextChunk, UsageReport
 from app.providers.factory import build_provider
+from app.providers.http import ProviderHttp
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 3.0
 INTERNAL_FAILURE = "The answer could not be generated because of an internal error."
-
-ProviderFactory = Callable[[Settings, ProviderKind, str], Provider]
-
-
-def _default_factory(settings: Settings, kind: ProviderKind, api_key: str) -> Provider:
-    return build_provider(settings, kind, api_key=api_key)
 
 
 @dataclass(slots=True)
@@ -58,13 +52,13 @@ class Generations:
         broker: Broker,
         vault: Vault,
         settings: Settings,
-        provider_factory: ProviderFactory = _default_factory,
+        http: ProviderHttp,
     ) -> None:
         self._db = db
         self._broker = broker
         self._vault = vault
         self._settings = settings
-        self._provider_factory = provider_factory
+        self._http = http
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     def start(self, message_id: uuid.UUID) -> None:
@@ -106,7 +100,7 @@ class Generations:
                 temperature=message.temperature,
                 max_tokens=message.max_tokens,
             )
-            provider = self._provider_factory(self._settings, message.provider, api_key)
+            provider = build_provider(self._settings, self._http, message.provider, api_key=api_key)
             try:
                 await self._stream(message_id, provider, request, progress)
             finally:

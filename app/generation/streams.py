@@ -5,17 +5,21 @@ in the replay or arrives live; chunks seen twice are dropped by index. Any hole
 (a chunk number skipped, a merged delta that overlaps what was already sent)
 is filled from the replay buffer, which holds every chunk exactly. When the
 broker stays silent the database is asked whether the message ended anyway.
+
+Deltas are sent one by one while the subscriber keeps up. Whatever piled up
+meanwhile (a late join's backlog, a burst while the client or the server was
+busy) goes out merged into one delta, so a lagging subscriber catches up with
+fewer, larger messages instead of falling further behind.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from app.broker.base import Broker
-from app.broker.events import BrokerEvent, Delta, End
+from app.broker.events import BrokerEvent, Delta, End, merge_deltas
 from app.chats import service as chats_service
 from app.chats.models import Message
 from app.db import Database
@@ -49,21 +53,15 @@ async def follow(
     stream_id = str(message_id)
     async with broker.subscribe(stream_id) as inbox:
         cursor = _Cursor(offset)
-        for event in await broker.replay(stream_id, offset):
-            for delta in cursor.accept(event):
-                yield delta
+        for delta in merge_deltas(await cursor.take(await broker.replay(stream_id, offset), broker, stream_id)):
+            yield delta
         while not cursor.done:
-            try:
-                async with asyncio.timeout(IDLE_RECHECK_SECONDS):
-                    event = await inbox.get()
-            except TimeoutError:
-                for delta in await _recheck(db, broker, cursor, owner_id=owner_id, message_id=message_id):
-                    yield delta
-                continue
-            accepted = cursor.accept(event)
-            if cursor.needs_refill:
-                accepted = [d for e in await broker.replay(stream_id, cursor.next_index) for d in cursor.accept(e)]
-            for delta in accepted:
+            event = await inbox.get(idle_after=IDLE_RECHECK_SECONDS)
+            if event is None:
+                deltas = await _recheck(db, broker, cursor, owner_id=owner_id, message_id=message_id)
+            else:
+                deltas = await cursor.take([event, *inbox.drain()], broker, stream_id)
+            for delta in merge_deltas(deltas):
                 yield delta
     yield Final(await _load(db, owner_id, message_id))
 
@@ -72,7 +70,8 @@ async def _recheck(
     db: Database, broker: Broker, cursor: _Cursor, *, owner_id: uuid.UUID, message_id: uuid.UUID
 ) -> list[Delta]:
     """Silence: look in the replay buffer, then the database, for an end we did not hear."""
-    deltas = [d for e in await broker.replay(str(message_id), cursor.next_index) for d in cursor.accept(e)]
+    stream_id = str(message_id)
+    deltas = await cursor.take(await broker.replay(stream_id, cursor.next_index), broker, stream_id)
     if not cursor.done:
         message = await _load(db, owner_id, message_id)
         if message.status.is_final:
@@ -86,26 +85,34 @@ class _Cursor:
     def __init__(self, next_index: int) -> None:
         self.next_index = next_index
         self.end: End | None = None
-        self.needs_refill = False
         self._ended_in_database = False
 
     @property
     def done(self) -> bool:
         return self._ended_in_database or (self.end is not None and self.next_index >= self.end.chunk_count)
 
-    def accept(self, event: BrokerEvent) -> list[Delta]:
-        self.needs_refill = False
+    async def take(self, events: Iterable[BrokerEvent], broker: Broker, stream_id: str) -> list[Delta]:
+        """The new deltas among ``events`` in order; a hole is filled from the replay buffer."""
+        accepted: list[Delta] = []
+        for event in events:
+            if not self._accept(event, accepted):
+                for replayed in await broker.replay(stream_id, self.next_index):
+                    self._accept(replayed, accepted)
+                break
+        return accepted
+
+    def _accept(self, event: BrokerEvent, accepted: list[Delta]) -> bool:
+        """False when the event shows a hole before it."""
         if isinstance(event, End):
             self.end = event
-            self.needs_refill = self.next_index < event.chunk_count
-            return []
+            return self.next_index >= event.chunk_count
         if event.end_index <= self.next_index:
-            return []  # already delivered
+            return True  # already delivered
         if event.index != self.next_index:
-            self.needs_refill = True  # a hole, or a merged delta overlapping what was sent
-            return []
+            return False  # a hole, or a merged delta overlapping what was sent
         self.next_index = event.end_index
-        return [event]
+        accepted.append(event)
+        return True
 
     def finish_from_database(self) -> None:
         # The buffer expired or never reached us; the final event carries the whole content.

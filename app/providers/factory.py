@@ -5,14 +5,15 @@ from __future__ import annotations
 from app.config import Settings
 from app.providers.base import Provider, ProviderKind
 from app.providers.gemini import GeminiProvider
+from app.providers.http import ProviderHttp
 from app.providers.openai import OpenAIProvider
 
 STREAMING_PROVIDERS = frozenset({ProviderKind.OPENAI, ProviderKind.GEMINI})
 
 
-def build_provider(settings: Settings, kind: ProviderKind, *, api_key: str) -> Provider:
+def build_provider(settings: Settings, http: ProviderHttp, kind: ProviderKind, *, api_key: str) -> Provider:
     if kind is ProviderKind.OPENAI:
-        return OpenAIProvider(api_key=api_key, base_url=settings.openai_base_url)
+        return OpenAIProvider(http, api_key=api_key, base_url=settings.openai_base_url)
     if kind is ProviderKind.GEMINI:
-        return GeminiProvider(api_key=api_key, base_url=settings.gemini_base_url)
+        return GeminiProvider(http, api_key=api_key, base_url=settings.gemini_base_url)
     raise ValueError(f"no streaming client for {kind.value} yet")

@@ -20,6 +20,7 @@ from app.providers.base import (
     UsageReport,
     failure_for_status,
 )
+from app.providers.http import ProviderHttp
 
 TIMEOUT_MS = 120_000
 
@@ -46,9 +47,14 @@ _ERRORS = (genai_errors.APIError, httpx.TransportError, httpx2.TransportError, T
 
 
 class GeminiProvider:
-    def __init__(self, *, api_key: str, base_url: str | None) -> None:
+    def __init__(self, http: ProviderHttp, *, api_key: str, base_url: str | None) -> None:
         options = types.HttpOptions(
-            base_url=base_url, timeout=TIMEOUT_MS, retry_options=types.HttpRetryOptions(attempts=1)
+            base_url=base_url,
+            timeout=TIMEOUT_MS,
+            retry_options=types.HttpRetryOptions(attempts=1),
+            httpx_client=http.sync_client,
+            httpx_async_client=http.async_client,
+            async_client_args={"ssl": http.ssl_context},
         )
         self._client = genai.Client(api_key=api_key, http_options=options)
 
@@ -98,4 +104,4 @@ class GeminiProvider:
         return sorted(models, key=lambda m: m.id)
 
     async def aclose(self) -> None:
-        await self._client.aio.aclose()
+        return None  # the shared pool outlives this client

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx2
 import openai
@@ -20,8 +22,7 @@ from app.providers.base import (
     failure_for_status,
 )
 from app.providers.catalog import describe_model
-
-TIMEOUT = httpx2.Timeout(connect=10.0, read=120.0, write=30.0, pool=10.0)
+from app.providers.http import ProviderHttp
 
 
 def _retry_after(headers: httpx2.Headers) -> float | None:
@@ -44,10 +45,43 @@ def translate_error(error: Exception) -> ProviderFailure:
     raise error
 
 
+def _read_chunk(chunk: dict[str, Any]) -> tuple[list[StreamItem], bool]:
+    """What one chat.completion.chunk carries (text, usage), and whether it finishes the answer."""
+    if "error" in chunk:
+        raise ProviderFailure(FailureKind.UPSTREAM, detail="error event mid-stream")
+    items: list[StreamItem] = []
+    finished = False
+    for choice in chunk.get("choices") or ():
+        if choice.get("index", 0) != 0:
+            continue
+        text = (choice.get("delta") or {}).get("content")
+        if text:
+            items.append(TextChunk(text))
+        finished = finished or bool(choice.get("finish_reason"))
+    usage = chunk.get("usage")
+    if usage:
+        items.append(UsageReport(usage.get("prompt_tokens"), usage.get("completion_tokens")))
+    return items, finished
+
+
+async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The data of each server-sent event (multi-line data joined with newlines, per the SSE spec)."""
+    buffer: list[str] = []
+    async for line in lines:
+        if not line:
+            if buffer:
+                yield "\n".join(buffer)
+                buffer.clear()
+        elif line.startswith("data:"):
+            buffer.append(line[6:] if line.startswith("data: ") else line[5:])
+    if buffer:
+        yield "\n".join(buffer)
+
+
 class OpenAIProvider:
-    def __init__(self, *, api_key: str, base_url: str | None, compatible: bool = False) -> None:
-        # A client per key and request: no process-wide configuration, so keys never mix.
-        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=TIMEOUT)
+    def __init__(self, http: ProviderHttp, *, api_key: str, base_url: str | None, compatible: bool = False) -> None:
+        # A client per key and request over a shared pool: no process-wide configuration, so keys never mix.
+        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, http_client=http.async_client)
         self._compatible = compatible
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
@@ -61,7 +95,9 @@ class OpenAIProvider:
                 messages.append({"role": "assistant", "content": turn.text})
         limit = request.max_tokens if request.max_tokens is not None else omit
         try:
-            stream = await self._client.chat.completions.create(
+            # The SDK sends the request and maps HTTP errors; the event stream is read raw, because
+            # building a pydantic object per chunk costs several times more than the JSON itself.
+            async with self._client.chat.completions.with_streaming_response.create(
                 model=request.model,
                 messages=messages,
                 stream=True,
@@ -70,16 +106,22 @@ class OpenAIProvider:
                 # OpenAI's newer models only take max_completion_tokens; compatible servers know max_tokens.
                 max_tokens=limit if self._compatible else omit,
                 max_completion_tokens=omit if self._compatible else limit,
-            )
-            async with stream:
-                async for chunk in stream:
-                    for choice in chunk.choices:
-                        if choice.index == 0 and choice.delta.content:
-                            yield TextChunk(choice.delta.content)
-                    if chunk.usage is not None:
-                        yield UsageReport(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+            ) as response:
+                finished = False
+                async for data in sse_data(response.iter_lines()):
+                    if data == "[DONE]":
+                        finished = True
+                        break
+                    items, chunk_finished = _read_chunk(json.loads(data))
+                    finished = finished or chunk_finished
+                    for item in items:
+                        yield item
         except (openai.APIError, httpx2.TransportError) as error:
             raise translate_error(error) from None
+        except json.JSONDecodeError:
+            raise ProviderFailure(FailureKind.INTERRUPTED, detail="malformed event") from None
+        if not finished:
+            raise ProviderFailure(FailureKind.INTERRUPTED)
 
     async def list_models(self) -> list[ModelInfo]:
         try:
@@ -89,4 +131,4 @@ class OpenAIProvider:
         return sorted(models, key=lambda model: model.id)
 
     async def aclose(self) -> None:
-        await self._client.close()
+        return None  # the shared pool outlives this client

@@ -34,8 +34,9 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
 
 
 async def next_event(inbox: Inbox) -> Delta | End:
-    async with asyncio.timeout(5):
-        return await inbox.get()
+    event = await inbox.get(idle_after=5)
+    assert event is not None, "nothing arrived"
+    return event
 
 
 async def test_subscribers_get_what_is_published_after_they_subscribe(broker: Broker) -> None:
@@ -94,3 +95,12 @@ async def test_a_lagging_inbox_merges_consecutive_deltas() -> None:
     assert len(inbox) == 4
     drained = [await next_event(inbox) for _ in range(4)]
     assert drained == [Delta(0, "0"), Delta(1, "1"), Delta(2, "23456789", count=8), End("COMPLETE", 10)]
+
+
+async def test_an_idle_inbox_says_so() -> None:
+    inbox = Inbox()
+    started = asyncio.get_running_loop().time()
+    assert await inbox.get(idle_after=0.2) is None
+    assert asyncio.get_running_loop().time() - started >= 0.19
+    inbox.put(Delta(0, "x"))
+    assert await inbox.get(idle_after=0.2) == Delta(0, "x")

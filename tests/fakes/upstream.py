@@ -67,6 +67,7 @@ class FakeUpstream:
         self.url = f"http://127.0.0.1:{self.port}"
         self._scripts: dict[str, deque[Script]] = defaultdict(deque)
         self._requests: list[Recorded] = []
+        self._emitted: dict[str, list[float]] = defaultdict(list)  # monotonic send time of each chunk, per key
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -88,6 +89,14 @@ class FakeUpstream:
         with self._lock:
             return [request for request in self._requests if request.api_key == api_key]
 
+    def emitted(self, api_key: str) -> list[float]:
+        with self._lock:
+            return list(self._emitted.get(api_key, ()))
+
+    def _stamp(self, api_key: str) -> None:
+        with self._lock:
+            self._emitted[api_key].append(time.monotonic())
+
     def _next_script(self, api_key: str) -> Script:
         with self._lock:
             queue = self._scripts.get(api_key)
@@ -108,6 +117,9 @@ class FakeUpstream:
                 # Gemini serves the same API under v1 (google-genai's default) and v1beta.
                 Route("/v1/models/{target:path}", self._gemini_generate, methods=["POST"]),
                 Route("/v1beta/models/{target:path}", self._gemini_generate, methods=["POST"]),
+                # Control routes, for a fake running in another process (the benchmark).
+                Route("/_control/script", self._control_script, methods=["POST"]),
+                Route("/_control/emitted", self._control_emitted, methods=["GET"]),
             ]
         )
 
@@ -127,6 +139,14 @@ class FakeUpstream:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+    async def _control_script(self, request: Request) -> Response:
+        body = await request.json()
+        self.script(body["api_key"], *(Script(**script) for script in body["scripts"]))
+        return JSONResponse({"ok": True})
+
+    async def _control_emitted(self, request: Request) -> Response:
+        return JSONResponse({"emitted": self.emitted(request.query_params["api_key"])})
 
     # --- OpenAI -------------------------------------------------------------------------------------
 
@@ -174,6 +194,7 @@ class FakeUpstream:
             yield _sse(first)
             texts = script.texts()
             async for text in _paced(texts, script):
+                self._stamp(api_key)
                 chunk = {
                     **base,
                     "choices": [{"index": 0, "delta": {"content": text}, "logprobs": None, "finish_reason": None}],
@@ -249,6 +270,7 @@ class FakeUpstream:
             texts = script.texts()
             sent = 0
             async for text in _paced(texts, script):
+                self._stamp(api_key)
                 sent += 1
                 chunk: dict[str, Any] = {
                     "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "index": 0}],
@@ -337,3 +359,18 @@ def _gemini_error(status: int, message: str, reason: str) -> Response:
             }
         ]
     return JSONResponse({"error": error}, status_code=status)
+
+
+def main() -> None:
+    """Serve the fake on its own: ``python -m tests.fakes.upstream --port 9999`` (used by bench/)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    fake = FakeUpstream()
+    uvicorn.run(fake.app(), host="127.0.0.1", port=args.port, log_level="warning", lifespan="off")
+
+
+if __name__ == "__main__":
+    main()

@@ -56,23 +56,22 @@ async def test_providers_list_models_through_the_real_sdks(upstream: FakeUpstrea
     from app.config import Settings
     from app.providers.base import FailureKind, ProviderFailure, ProviderKind
     from app.providers.factory import build_provider
+    from app.providers.http import ProviderHttp
 
     settings = Settings(openai_base_url=upstream.openai_base_url, gemini_base_url=upstream.gemini_base_url)
     kind = ProviderKind[provider]
-    client = build_provider(settings, kind, api_key="sk-listing-0123456789")
-    try:
-        models = [model.id for model in await client.list_models()]
-    finally:
-        await client.aclose()
+    http = ProviderHttp()
+    client = build_provider(settings, http, kind, api_key="sk-listing-0123456789")
+    models = [model.id for model in await client.list_models()]
     assert models == (
         ["gpt-4.1", "gpt-4o", "gpt-4o-mini"] if provider == "OPENAI" else ["gemini-2.0-flash", "gemini-2.5-pro"]
     )
-    rejected = build_provider(settings, kind, api_key="rejected-0123456789")
+    rejected = build_provider(settings, http, kind, api_key="rejected-0123456789")
     try:
         with pytest.raises(ProviderFailure) as failure:
             await rejected.list_models()
     finally:
-        await rejected.aclose()
+        await http.aclose()
     assert (failure.value.kind, failure.value.status) == (
         FailureKind.AUTHENTICATION,
         401 if provider == "OPENAI" else 400,
