@@ -38,6 +38,6 @@ schema = AppSchema(
     mutation=Mutation,
     subscription=Subscription,
     # Clients send the same few documents over and over; parse and validate each once.
-    extensions=[ErrorCodes, ParserCache(maxsize=512), ValidationCache(maxsize=512)],  # type: ignore[list-item]
+    extensions=[ErrorCodes, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
     config=StrawberryConfig(disable_field_suggestions=True),
 )

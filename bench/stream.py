@@ -248,8 +248,9 @@ async def main() -> None:
         print(f"  added per-token lag                    {added(full_lag, direct_lag)}")
         print(f"  added per-token lag once subscribed    {added(live_lag, direct_lag)}")
         print(f"  tokens lost {lost}, conversations with wrong text {wrong}")
-        print(f"  server CPU {server_cpu:.2f} s over {wall:.2f} s of streaming ({server_cpu / n * 1000:.1f} ms a conversation)")
-        print(f"  on the same {os.cpu_count()} cores: bench clients {own_cpu:.2f} s CPU, fake upstream {upstream_cpu:.2f} s CPU")
+        per_conversation = server_cpu / n * 1000
+        print(f"  server CPU {server_cpu:.2f} s in {wall:.2f} s ({per_conversation:.1f} ms a conversation)")
+        print(f"  same {os.cpu_count()} cores: bench clients {own_cpu:.2f} s CPU, fake upstream {upstream_cpu:.2f} s")
         print(f"  peak server memory {peak_rss_mib(server.process.pid):.1f} MiB")
     finally:
         server.stop()
