@@ -28,11 +28,15 @@ def _reason(error: BaseException) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def cmd_serve(settings: Settings, host: str, port: int) -> int:
+def cmd_serve(settings: Settings, host: str, port: int, workers: int) -> int:
     import uvicorn
 
     from app import migrate
     from app.main import create_app
+
+    if workers > 1 and (settings.is_embedded or not settings.redis_url):
+        # Each worker is an instance; instances share streams only through PostgreSQL and Redis.
+        return _fail("--workers above 1 needs DATABASE_URL on PostgreSQL and REDIS_URL")
 
     try:
         if settings.is_embedded:
@@ -42,7 +46,9 @@ def cmd_serve(settings: Settings, host: str, port: int) -> int:
     except (OSError, Exception) as error:
         return _fail(f"cannot reach the database at {_describe_db(settings)}: {_reason(error)}")
     uvicorn.run(
-        create_app(settings),
+        "app.main:app_from_environment" if workers > 1 else create_app(settings),
+        factory=workers > 1,
+        workers=workers,
         host=host,
         port=port,
         log_config=None,
@@ -123,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="serve the API (applies migrations on the embedded default)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="processes (PostgreSQL + Redis deployments)")
     commands.add_parser("migrate", help="apply pending database migrations")
     export = commands.add_parser("export-schema", help="write the GraphQL schema as SDL")
     export.add_argument("--output", type=Path, default=Path("schema.graphql"))
@@ -137,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(error))
     configure_logging(settings.log_level)
     if args.command == "serve":
-        return cmd_serve(settings, args.host, args.port)
+        return cmd_serve(settings, args.host, args.port, args.workers)
     if args.command == "migrate":
         return cmd_migrate(settings)
     return cmd_rotate_master_key(settings)

@@ -67,7 +67,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     # hide_parameters keeps bound values (hashes, ciphertexts) out of exception text and logs.
     # Streams, subscriptions and requests each take short sessions; a deeper pool avoids queueing.
-    return create_async_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=20, max_overflow=30, **kwargs)
+    # No pre-ping (a round trip per session): a connection found dead invalidates the pool, so
+    # after a database restart one statement fails and the next ones reconnect.
+    return create_async_engine(url, hide_parameters=True, pool_size=20, max_overflow=30, pool_recycle=1800, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

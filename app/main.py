@@ -100,6 +100,16 @@ async def _probe(check: Any) -> str:
     return "ok"
 
 
+def app_from_environment() -> Starlette:
+    """The app as each `serve --workers N` process builds it, from the same environment."""
+    from app.config import load_settings
+    from app.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
 def create_app(settings: Settings) -> Starlette:
     settings = ensure_secrets(settings)
 

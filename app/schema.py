@@ -12,7 +12,7 @@ from app.chats.mutations import ChatsMutation
 from app.chats.queries import ChatsQuery
 from app.generation.mutations import GenerationMutation
 from app.generation.subscriptions import GenerationSubscription
-from app.graphql.errors import AppSchema, ErrorCodes
+from app.graphql.errors import AppSchema
 from app.graphql.node import NodeQuery
 from app.keys.mutations import KeysMutation
 from app.keys.queries import KeysQuery
@@ -38,6 +38,6 @@ schema = AppSchema(
     mutation=Mutation,
     subscription=Subscription,
     # Clients send the same few documents over and over; parse and validate each once.
-    extensions=[ErrorCodes, lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
+    extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
     config=StrawberryConfig(disable_field_suggestions=True),
 )

@@ -1,10 +1,13 @@
 """Streaming benchmark: N concurrent conversations through the whole path, against the upstream alone.
 
-    python bench/stream.py [--conversations 50] [--tokens 50] [--interval-ms 20] [--embedded]
+    python bench/stream.py [--conversations 50] [--tokens 50] [--interval-ms 20] [--ramp-ms 500] [--embedded]
 
 Full path: sendMessage (HTTP) -> the real OpenAI SDK in the app -> fake upstream (its own process)
 -> broker (Redis, or memory with --embedded) -> messageStream over a graphql-transport-ws websocket.
 Baseline: the same scripted streams read directly from the fake upstream with httpx.
+Conversations start evenly spread over --ramp-ms (default 500 ms, well inside one stream's
+duration, so all N run at once); --ramp-ms 0 starts them all in the same instant. One unmeasured
+round warms the server up first (--no-warmup measures a cold server).
 
 The fake stamps each chunk with time.monotonic() as it sends it (CLOCK_MONOTONIC is one clock for
 every process on the machine), so per-token lag is measured chunk by chunk: arrival - emission.
@@ -78,7 +81,8 @@ async def emitted(http: httpx.AsyncClient, upstream: str, key: str) -> list[floa
     return stamps
 
 
-async def direct(http: httpx.AsyncClient, upstream: str, key: str) -> Run:
+async def direct(http: httpx.AsyncClient, upstream: str, key: str, delay: float) -> Run:
+    await asyncio.sleep(delay)
     run = Run(started=time.monotonic())
     run.subscribed = run.started
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": True}
@@ -97,7 +101,8 @@ async def direct(http: httpx.AsyncClient, upstream: str, key: str) -> Run:
     return run
 
 
-async def full_path(http: httpx.AsyncClient, server: ServerProcess, token: str) -> Run:
+async def full_path(http: httpx.AsyncClient, server: ServerProcess, token: str, delay: float) -> Run:
+    await asyncio.sleep(delay)
     run = Run(started=time.monotonic())
     payload = {"content": "hi", "provider": "OPENAI", "model": "gpt-4o"}
     response = await http.post(
@@ -139,16 +144,32 @@ def lags(runs: list[Run], stamps: list[list[float]]) -> tuple[list[float], list[
     return ttft, per_token, subscribed
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (uvicorn's workers)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        for child in children:
+            pids.extend(process_tree(int(child)))
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for member in process_tree(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Sum of each process's peak resident memory (an upper bound of the tree's peak)."""
+    total = 0
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
 
 
 async def main() -> None:
@@ -156,9 +177,15 @@ async def main() -> None:
     parser.add_argument("--conversations", type=int, default=50)
     parser.add_argument("--tokens", type=int, default=50)
     parser.add_argument("--interval-ms", type=float, default=20.0)
+    parser.add_argument("--ramp-ms", type=float, default=500.0, help="spread the starts over this long")
     parser.add_argument("--embedded", action="store_true", help="SQLite + in-process broker instead")
+    parser.add_argument("--workers", type=int, default=1, help="app server processes (not with --embedded)")
+    parser.add_argument(
+        "--no-warmup", dest="warmup", action="store_false", help="measure the very first round of a cold server"
+    )
     args = parser.parse_args()
     n, tokens, interval = args.conversations, args.tokens, args.interval_ms / 1000
+    delays = [args.ramp_ms / 1000 * i / n for i in range(n)]
     workdir = Path(tempfile.mkdtemp(prefix="lla-bench-"))
 
     upstream_port = free_port()
@@ -181,7 +208,8 @@ async def main() -> None:
             "SECRET_KEY": TEST_SECRET_KEY,
             "MASTER_KEY": TEST_MASTER_KEY,
         }
-    server = ServerProcess(env, cwd=workdir, log_path=workdir / "server.log")
+    workers = ["--workers", str(args.workers)]
+    server = ServerProcess(env, cwd=workdir, log_path=workdir / "server.log", extra_args=workers)
     try:
         limits = httpx.Limits(max_connections=4 * n, max_keepalive_connections=4 * n)
         async with httpx.AsyncClient(timeout=60, limits=limits) as http:
@@ -195,7 +223,9 @@ async def main() -> None:
             direct_keys = [f"sk-direct-{uuid.uuid4().hex}" for _ in range(n)]
             for key in direct_keys:
                 await script(http, upstream, key, tokens, interval)
-            direct_runs = await asyncio.gather(*(direct(http, upstream, key) for key in direct_keys))
+            direct_runs = await asyncio.gather(
+                *(direct(http, upstream, key, delay) for key, delay in zip(direct_keys, delays, strict=True))
+            )
             direct_stamps = [await emitted(http, upstream, key) for key in direct_keys]
 
             # Full path: one account and key per conversation, so the upstream scripts and stamps apart.
@@ -218,19 +248,30 @@ async def main() -> None:
                         "variables": {"k": key},
                     },
                 )
-                await script(http, upstream, key, tokens, interval)
                 tokens_by_user.append(token)
                 keys.append(key)
+
+            async def round_of_conversations() -> list[Run]:
+                for key in keys:
+                    await script(http, upstream, key, tokens, interval)
+                return await asyncio.gather(
+                    *(full_path(http, server, t, delay) for t, delay in zip(tokens_by_user, delays, strict=True))
+                )
+
+            if args.warmup:
+                # A server that has served before: pools filled, caches and lazy imports warm.
+                await round_of_conversations()
+            already = [len(await emitted(http, upstream, key)) for key in keys]
             print(f"streaming through server pid {server.process.pid}", flush=True)
             await asyncio.sleep(float(os.environ.get("BENCH_PAUSE", "0")))  # time to attach a profiler
             cpu_before, wall_before = cpu_seconds(server.process.pid), time.monotonic()
             own_before, upstream_before = time.process_time(), cpu_seconds(upstream_proc.pid)
-            full_runs = await asyncio.gather(*(full_path(http, server, token) for token in tokens_by_user))
+            full_runs = await round_of_conversations()
             server_cpu = cpu_seconds(server.process.pid) - cpu_before
             wall = time.monotonic() - wall_before
             own_cpu = time.process_time() - own_before
             upstream_cpu = cpu_seconds(upstream_proc.pid) - upstream_before
-            full_stamps = [await emitted(http, upstream, key) for key in keys]
+            full_stamps = [(await emitted(http, upstream, key))[skip:] for key, skip in zip(keys, already, strict=True)]
 
         expected = "".join(f"t{i} " for i in range(tokens))
         lost = sum(tokens - len(run.arrivals) for run in full_runs)
@@ -239,7 +280,8 @@ async def main() -> None:
         full_ttft, full_lag, live_lag = lags(full_runs, full_stamps)
         added_ttft = [f - d for f, d in zip(sorted(full_ttft), sorted(direct_ttft), strict=False)]
         shape = "embedded (SQLite + memory broker)" if args.embedded else "PostgreSQL + Redis"
-        print(f"{n} conversations x {tokens} tokens every {args.interval_ms:g} ms, {shape}")
+        print(f"{n} conversations x {tokens} tokens every {args.interval_ms:g} ms, started within {args.ramp_ms:g} ms")
+        print(f"  {shape}, {args.workers} server process(es)")
         print(f"  time to first token, upstream alone   {summary(direct_ttft)}")
         print(f"  time to first token, full path       {summary(full_ttft)}")
         print(f"  added time to first token             {summary(added_ttft)}")

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -37,13 +37,13 @@ def app_env(extra: Mapping[str, str]) -> dict[str, str]:
 
 
 class ServerProcess:
-    def __init__(self, env: Mapping[str, str], cwd: Path, log_path: Path) -> None:
+    def __init__(self, env: Mapping[str, str], cwd: Path, log_path: Path, extra_args: Sequence[str] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port), *extra_args],
             cwd=cwd,
             env=app_env(env) | {"PYTHONPATH": str(ROOT)},
             stdout=self._log,

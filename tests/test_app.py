@@ -12,7 +12,7 @@ import pytest
 import strawberry
 from websockets.exceptions import ConnectionClosed
 
-from app.graphql.errors import AppSchema, ErrorCodes
+from app.graphql.errors import AppSchema
 from tests.gql import GraphQLClient, ws_connect
 from tests.servers import TEST_MASTER_KEY, TEST_SECRET_KEY, ServerProcess, free_port, run_cli
 
@@ -139,7 +139,7 @@ class TestUnexpectedErrors:
             def boom(self) -> str:
                 raise RuntimeError("upstream said: invalid api key sk-live-0123456789abcdef in SELECT users")
 
-        schema = AppSchema(query=Query, extensions=[ErrorCodes])
+        schema = AppSchema(query=Query)
         with caplog.at_level(logging.ERROR, logger="app.graphql"):
             result = await schema.execute("{ boom }")
         assert result.errors is not None

@@ -13,6 +13,7 @@ published after that point can be missed.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -21,7 +22,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from app.broker.base import REPLAY_TTL_SECONDS
 from app.broker.events import BrokerEvent, Delta, decode, encode
@@ -64,7 +65,7 @@ class RedisBroker:
         self._subscribers: dict[str, set[Inbox]] = {}
         self._confirmed: dict[str, asyncio.Event] = {}
         self._lock = asyncio.Lock()
-        self._publish_script = redis.register_script(_PUBLISH)
+        self._publish_sha = hashlib.sha1(_PUBLISH.encode()).hexdigest()  # noqa: S324 - how Redis names scripts
         # Publishes of every stream of this instance, sent in pipelines by one flusher task: one
         # round trip carries whatever accumulated meanwhile, and order is kept per stream.
         self._outbox: list[tuple[list[str], list[str | int], asyncio.Future[None]]] = []
@@ -72,6 +73,11 @@ class RedisBroker:
         self._connected = asyncio.Event()  # the pub/sub connection exists once something subscribed
 
     async def start(self) -> None:
+        try:
+            await self._redis.script_load(_PUBLISH)
+        except (RedisError, OSError):
+            # Redis may be down while we start (readyz says so); the first publish loads the script.
+            logger.warning("redis broker: Redis is not reachable at start-up")
         self._reader = asyncio.create_task(self._read(), name="redis-broker-reader")
 
     async def close(self) -> None:
@@ -99,10 +105,11 @@ class RedisBroker:
             while self._outbox:
                 batch, self._outbox = self._outbox, []
                 try:
-                    async with self._redis.pipeline(transaction=False) as pipe:
-                        for keys, args, _ in batch:
-                            await self._publish_script(keys=keys, args=args, client=pipe)
-                        await pipe.execute()
+                    await self._send(batch)
+                except NoScriptError:  # Redis restarted or was flushed since start(): load and resend
+                    await self._redis.script_load(_PUBLISH)
+                    self._outbox[:0] = batch
+                    continue
                 except (RedisError, OSError) as error:
                     for _, _, done in batch:
                         if not done.done():
@@ -113,6 +120,12 @@ class RedisBroker:
                         done.set_result(None)
         finally:
             self._flusher = None
+
+    async def _send(self, batch: list[tuple[list[str], list[str | int], asyncio.Future[None]]]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, args, _ in batch:
+                pipe.evalsha(self._publish_sha, len(keys), *keys, *args)
+            await pipe.execute()
 
     async def replay(self, stream_id: str, start: int) -> list[BrokerEvent]:
         async with self._redis.pipeline(transaction=True) as pipe:

@@ -4,17 +4,19 @@ Domain errors (``AppError``) keep their message and code. Errors graphql-core
 raises itself (parsing, validation, variable coercion) are the client's input,
 so they become ``BAD_USER_INPUT``. Anything else is a bug: it is logged, with
 secrets redacted, and the client sees only "Internal server error.".
+
+This runs in ``Schema.process_errors``, which Strawberry calls once for every
+result that has errors (queries, mutations, each subscription result) before
+anything is sent. A schema extension could do the same, but its per-result hook
+would cost every streamed token, error or not.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Any
 
 from graphql import GraphQLError
 from strawberry import Schema
-from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from app.errors import AppError
@@ -28,45 +30,28 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, (AppError, GraphQLError))
 
 
-def present_error(error: GraphQLError) -> GraphQLError:
+def present_error(error: GraphQLError) -> None:
+    """Rewrite ``error`` in place into what the client may see."""
     original = error.original_error
     if isinstance(original, AppError):
-        extensions: dict[str, Any] = {**original.extensions, "code": original.code}
-        message = original.message
+        error.message = original.message
+        error.extensions = {**original.extensions, "code": original.code}
     elif is_unexpected(error):
-        extensions, message = {"code": "INTERNAL_SERVER_ERROR"}, INTERNAL_MESSAGE
+        error.message = INTERNAL_MESSAGE
+        error.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        error.original_error = None
     else:
-        extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
-        message = error.message
-    return GraphQLError(
-        message,
-        nodes=error.nodes,
-        source=error.source,
-        positions=error.positions,
-        path=error.path,
-        extensions=extensions,
-    )
-
-
-def _present_all(result: Any) -> None:
-    if result is not None and getattr(result, "errors", None):
-        result.errors = [present_error(error) for error in result.errors]
-
-
-class ErrorCodes(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        _present_all(self.execution_context.result)
-
-    def on_stream_result(self, result: Any) -> Iterator[None]:
-        # Each subscription result reaches the client through here, before on_operation ends.
-        _present_all(result)
-        yield
+        error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
 
 
 class AppSchema(Schema):
-    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:  # noqa: ARG002
-        # Expected errors are answers, not incidents: only bugs are logged (redacted by the log filter).
+    def process_errors(
+        self,
+        errors: list[GraphQLError],
+        execution_context: ExecutionContext | None = None,  # noqa: ARG002
+    ) -> None:
         for error in errors:
+            # Expected errors are answers, not incidents: only bugs are logged (redacted by the log filter).
             if is_unexpected(error):
                 logger.error("unexpected error in %s", error.path, exc_info=error.original_error)
+            present_error(error)
