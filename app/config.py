@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = 64 * 1024
     argon2_parallelism: int = 4
     log_level: str = "INFO"
+    # Generations: how long an instance's claim on a running answer lasts without a heartbeat,
+    # how long a silent provider may stall, how long SIGTERM waits for running answers.
+    generation_lease_seconds: float = 15.0
+    stall_timeout_seconds: float = 60.0
+    shutdown_grace_seconds: float = 20.0
+    retry_base_delay_seconds: float = 0.5
+    retry_max_delay_seconds: float = 8.0
 
     @field_validator("cors_origins", "master_key_previous", mode="before")
     @classmethod

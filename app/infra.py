@@ -11,7 +11,6 @@ from app.auth.passwords import Passwords
 from app.auth.service import AuthConfig
 from app.broker.base import Broker
 from app.broker.factory import build_broker
-from app.chats import service as chats_service
 from app.config import Settings
 from app.db import Database
 from app.generation.runner import Generations
@@ -62,13 +61,11 @@ class Infra:
 
     async def start(self) -> None:
         await self.broker.start()
-        if self.settings.is_embedded:
-            # One process owns every generation, so whatever a previous run left unfinished is dead.
-            async with self.db.transaction() as session:
-                await chats_service.interrupt_unfinished(session)
+        # The embedded default is one process: whatever a previous run left unfinished is dead now.
+        await self.generations.start_background(sole_instance=self.settings.is_embedded)
 
     async def close(self) -> None:
-        await self.generations.shutdown()
+        await self.generations.shutdown(grace=self.settings.shutdown_grace_seconds)
         await self.broker.close()
         await self.provider_http.aclose()
         if self.redis is not None:

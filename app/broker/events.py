@@ -51,3 +51,11 @@ def decode(data: dict[str, Any]) -> BrokerEvent:
     if "end" in data:
         return End(status=str(data["end"]), chunk_count=int(data["chunks"]))
     return Delta(index=int(data["i"]), text=str(data["t"]), count=int(data.get("n", 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """Local only: this instance's subscription was re-established; events may have been missed."""
+
+
+InboxEvent = Delta | End | Resync

@@ -5,19 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from app.broker.events import BrokerEvent, Delta
+from app.broker.events import Delta, InboxEvent
 
 DEFAULT_MAX_PENDING = 64
 
 
 class Inbox:
     def __init__(self, max_pending: int = DEFAULT_MAX_PENDING) -> None:
-        self._pending: deque[BrokerEvent] = deque()
+        self._pending: deque[InboxEvent] = deque()
         self._ready = asyncio.Event()
         self._max_pending = max_pending
         self._idle = False
 
-    def put(self, event: BrokerEvent) -> None:
+    def put(self, event: InboxEvent) -> None:
         """Never blocks the publisher: a full inbox merges the new delta into the last one."""
         last = self._pending[-1] if self._pending else None
         if (
@@ -31,7 +31,7 @@ class Inbox:
             self._pending.append(event)
         self._ready.set()
 
-    async def get(self, idle_after: float | None = None) -> BrokerEvent | None:
+    async def get(self, idle_after: float | None = None) -> InboxEvent | None:
         """The next event; None once nothing has arrived for about ``idle_after`` seconds.
 
         One watchdog timer per wait for silence, not per event: a busy stream pays nothing for it.
@@ -51,7 +51,7 @@ class Inbox:
                 watchdog.cancel()
         return self._pending.popleft()
 
-    def drain(self) -> list[BrokerEvent]:
+    def drain(self) -> list[InboxEvent]:
         """Everything already waiting, without waiting for more."""
         events = list(self._pending)
         self._pending.clear()

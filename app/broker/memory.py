@@ -6,8 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from app.broker.base import REPLAY_TTL_SECONDS
+from app.broker.base import REPLAY_TTL_SECONDS, ControlHandler
 from app.broker.events import BrokerEvent, Delta, End
 from app.broker.inbox import Inbox
 
@@ -24,6 +25,7 @@ class MemoryBroker:
     def __init__(self, replay_ttl: float = REPLAY_TTL_SECONDS) -> None:
         self._streams: dict[str, _Stream] = {}
         self._replay_ttl = replay_ttl
+        self._control_handlers: list[ControlHandler] = []
 
     async def start(self) -> None:
         return None
@@ -43,20 +45,21 @@ class MemoryBroker:
             stream = self._streams[stream_id] = _Stream()
         return stream
 
-    async def publish(self, stream_id: str, event: BrokerEvent) -> None:
+    def publish_nowait(self, stream_id: str, event: BrokerEvent) -> None:
         stream = self._stream(stream_id)
         if isinstance(event, Delta):
             stream.deltas.append(event)
         else:
             stream.end = event
-        self._refresh_expiry(stream_id, stream)
+            # Only ended streams expire: a running one is always replayable.
+            if stream.expiry is not None:
+                stream.expiry.cancel()
+            stream.expiry = asyncio.get_running_loop().call_later(self._replay_ttl, self._expire, stream_id)
         for inbox in stream.subscribers:
             inbox.put(event)
 
-    def _refresh_expiry(self, stream_id: str, stream: _Stream) -> None:
-        if stream.expiry is not None:
-            stream.expiry.cancel()
-        stream.expiry = asyncio.get_running_loop().call_later(self._replay_ttl, self._expire, stream_id)
+    async def publish(self, stream_id: str, event: BrokerEvent) -> None:
+        self.publish_nowait(stream_id, event)
 
     def _expire(self, stream_id: str) -> None:
         stream = self._streams.get(stream_id)
@@ -83,3 +86,10 @@ class MemoryBroker:
             stream.subscribers.discard(inbox)
             if not stream.deltas and stream.end is None and not stream.subscribers:
                 self._streams.pop(stream_id, None)
+
+    async def send_control(self, message: dict[str, Any]) -> None:
+        for handler in self._control_handlers:
+            handler(message)
+
+    def on_control(self, handler: ControlHandler) -> None:
+        self._control_handlers.append(handler)

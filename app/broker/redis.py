@@ -1,13 +1,20 @@
 """Redis broker: one pub/sub connection per instance carries every channel.
 
 Keys of one stream share the hash tag ``{m:<id>}`` so they live on one shard of
-a Redis Cluster. ``publish`` appends to the replay list and publishes in one
-server-side script: one command per delta, atomic, and in order. A reader task per
-instance receives every channel this instance
-subscribed to and hands events to the local subscribers' inboxes; a channel is
-subscribed while at least one local subscriber wants it, and a subscriber's
-context is entered only once Redis has confirmed the subscription, so nothing
-published after that point can be missed.
+a Redis Cluster. A publish appends to the replay list and publishes in one
+server-side script: one command per event, atomic, in order. Publishes of all
+streams of this instance go out in pipelines from one flusher task, so one
+round trip carries whatever accumulated meanwhile; while Redis is unreachable
+they wait in the outbox and go out, still in order, when it returns, so the
+replay buffers end up complete.
+
+A reader task receives every channel this instance subscribed to and hands the
+events to the local subscribers' inboxes. A channel is subscribed while at least
+one local subscriber wants it, and a subscriber's context is entered only once
+Redis confirmed the subscription, so nothing published after that is missed.
+When the connection is lost the reader reconnects (redis-py re-subscribes every
+channel) and tells each local subscriber to re-read the replay buffer for what
+it may have missed meanwhile.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -24,24 +32,30 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 from redis.exceptions import NoScriptError, RedisError
 
-from app.broker.base import REPLAY_TTL_SECONDS
-from app.broker.events import BrokerEvent, Delta, decode, encode
+from app.broker.base import REPLAY_TTL_SECONDS, ControlHandler
+from app.broker.events import BrokerEvent, Delta, Resync, decode, encode
 from app.broker.inbox import Inbox
 
 logger = logging.getLogger(__name__)
 SUBSCRIBE_TIMEOUT_SECONDS = 5.0
+CONTROL_CHANNEL = "llm-aggregator:control"
+MAX_OUTBOX = 200_000  # events held while Redis is down before the oldest are dropped
+RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0)
 
-# KEYS: chunks list, end key. ARGV: channel, payload, ttl, kind ("delta" | "first" | "end").
+RUNNING_TTL_SECONDS = 24 * 3600  # a stream that never ended (everything crashed) still expires
+
+# KEYS: chunks list, end key. ARGV: channel, payload, ttl after the end, kind ("delta" | "end"), running ttl.
 _PUBLISH = """
 if ARGV[4] == "end" then
   redis.call("SET", KEYS[2], ARGV[2], "EX", ARGV[3])
   redis.call("EXPIRE", KEYS[1], ARGV[3])
 else
   redis.call("RPUSH", KEYS[1], ARGV[2])
-  if ARGV[4] == "first" then redis.call("EXPIRE", KEYS[1], ARGV[3]) end
+  redis.call("EXPIRE", KEYS[1], ARGV[5])
 end
 return redis.call("PUBLISH", ARGV[1], ARGV[2])
 """
+_PUBLISH_SHA = hashlib.sha1(_PUBLISH.encode()).hexdigest()  # noqa: S324 - how Redis names scripts
 
 
 def _chunks_key(stream_id: str) -> str:
@@ -65,66 +79,87 @@ class RedisBroker:
         self._subscribers: dict[str, set[Inbox]] = {}
         self._confirmed: dict[str, asyncio.Event] = {}
         self._lock = asyncio.Lock()
-        self._publish_sha = hashlib.sha1(_PUBLISH.encode()).hexdigest()  # noqa: S324 - how Redis names scripts
-        # Publishes of every stream of this instance, sent in pipelines by one flusher task: one
-        # round trip carries whatever accumulated meanwhile, and order is kept per stream.
-        self._outbox: list[tuple[list[str], list[str | int], asyncio.Future[None]]] = []
+        self._outbox: deque[tuple[list[str | int], asyncio.Future[None] | None]] = deque()
         self._flusher: asyncio.Task[None] | None = None
-        self._connected = asyncio.Event()  # the pub/sub connection exists once something subscribed
+        self._control_handlers: list[ControlHandler] = []
 
     async def start(self) -> None:
-        try:
-            await self._redis.script_load(_PUBLISH)
-        except (RedisError, OSError):
-            # Redis may be down while we start (readyz says so); the first publish loads the script.
-            logger.warning("redis broker: Redis is not reachable at start-up")
         self._reader = asyncio.create_task(self._read(), name="redis-broker-reader")
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._reader
+        for task in (self._reader, self._flusher):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         await self._pubsub.aclose()
 
     async def ping(self) -> None:
         await self._redis.ping()
 
+    # --- publishing -------------------------------------------------------------------------------
+
+    def publish_nowait(self, stream_id: str, event: BrokerEvent) -> None:
+        self._enqueue(stream_id, event, None)
+
     async def publish(self, stream_id: str, event: BrokerEvent) -> None:
-        payload = json.dumps(encode(event), separators=(",", ":"))
-        kind = ("first" if event.index == 0 else "delta") if isinstance(event, Delta) else "end"
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        keys = [_chunks_key(stream_id), _end_key(stream_id)]
-        self._outbox.append((keys, [_channel(stream_id), payload, self._replay_ttl, kind], done))
-        if self._flusher is None:
-            self._flusher = asyncio.create_task(self._flush(), name="redis-broker-flusher")
+        self._enqueue(stream_id, event, done)
         await done
 
+    def _enqueue(self, stream_id: str, event: BrokerEvent, done: asyncio.Future[None] | None) -> None:
+        payload = json.dumps(encode(event), separators=(",", ":"))
+        kind = "delta" if isinstance(event, Delta) else "end"
+        args: list[str | int] = [
+            _chunks_key(stream_id),
+            _end_key(stream_id),
+            _channel(stream_id),
+            payload,
+            self._replay_ttl,
+            kind,
+            RUNNING_TTL_SECONDS,
+        ]
+        if len(self._outbox) >= MAX_OUTBOX:
+            _, dropped = self._outbox.popleft()
+            logger.error("redis broker: outbox full while Redis is unreachable; dropping the oldest event")
+            if dropped is not None and not dropped.done():
+                dropped.set_exception(ConnectionError("dropped while Redis was unreachable"))
+        self._outbox.append((args, done))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush(), name="redis-broker-flusher")
+
     async def _flush(self) -> None:
+        failures = 0
         try:
             while self._outbox:
-                batch, self._outbox = self._outbox, []
+                batch = list(self._outbox)
                 try:
                     await self._send(batch)
-                except NoScriptError:  # Redis restarted or was flushed since start(): load and resend
-                    await self._redis.script_load(_PUBLISH)
-                    self._outbox[:0] = batch
+                except NoScriptError:  # Redis restarted or was flushed: load the script, send again
+                    with suppress(RedisError, OSError):
+                        await self._redis.script_load(_PUBLISH)
                     continue
                 except (RedisError, OSError) as error:
-                    for _, _, done in batch:
-                        if not done.done():
-                            done.set_exception(error)
+                    delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                    if failures == 0:
+                        logger.warning("redis broker: publishing failed (%s); holding events", type(error).__name__)
+                    failures += 1
+                    await asyncio.sleep(delay)
                     continue
-                for _, _, done in batch:
-                    if not done.done():
+                if failures:
+                    logger.warning("redis broker: publishing again after %d failed attempts", failures)
+                    failures = 0
+                for _ in batch:
+                    _, done = self._outbox.popleft()
+                    if done is not None and not done.done():
                         done.set_result(None)
         finally:
             self._flusher = None
 
-    async def _send(self, batch: list[tuple[list[str], list[str | int], asyncio.Future[None]]]) -> None:
+    async def _send(self, batch: list[tuple[list[str | int], asyncio.Future[None] | None]]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
-            for keys, args, _ in batch:
-                pipe.evalsha(self._publish_sha, len(keys), *keys, *args)
+            for args, _ in batch:
+                pipe.evalsha(_PUBLISH_SHA, 2, *args)
             await pipe.execute()
 
     async def replay(self, stream_id: str, start: int) -> list[BrokerEvent]:
@@ -136,6 +171,16 @@ class RedisBroker:
         if end is not None:
             events.append(decode(json.loads(end)))
         return events
+
+    # --- control ----------------------------------------------------------------------------------
+
+    async def send_control(self, message: dict[str, Any]) -> None:
+        await self._redis.publish(CONTROL_CHANNEL, json.dumps(message))
+
+    def on_control(self, handler: ControlHandler) -> None:
+        self._control_handlers.append(handler)
+
+    # --- subscribing ------------------------------------------------------------------------------
 
     @asynccontextmanager
     async def subscribe(self, stream_id: str) -> AsyncIterator[Inbox]:
@@ -155,14 +200,18 @@ class RedisBroker:
                 confirmed = self._confirmed[channel]
             else:
                 confirmed = self._confirmed[channel] = asyncio.Event()
-                await self._pubsub.subscribe(channel)
-                self._connected.set()
+                try:
+                    await self._pubsub.subscribe(channel)
+                except (RedisError, OSError):
+                    # Redis is down: the reader re-subscribes every channel when it reconnects.
+                    logger.warning("redis broker: subscribing failed; waiting for Redis")
         try:
             async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
                 await confirmed.wait()
         except TimeoutError:
-            await self._leave(channel, inbox)
-            raise
+            # Not confirmed yet (Redis down): the subscriber still gets everything once it is back,
+            # through the replay it reads after a Resync.
+            logger.warning("redis broker: subscription not confirmed within %ss", SUBSCRIBE_TIMEOUT_SECONDS)
 
     async def _leave(self, channel: str, inbox: Inbox) -> None:
         async with self._lock:
@@ -177,26 +226,48 @@ class RedisBroker:
                     await self._pubsub.unsubscribe(channel)
 
     async def _read(self) -> None:
-        await self._connected.wait()
+        failures = 0
+        subscribed = False
         while True:
             try:
+                if not subscribed or failures:
+                    # (Re)subscribe everything wanted: redis-py restores what it had confirmed, but a
+                    # SUBSCRIBE that failed while Redis was down is not among those.
+                    await self._pubsub.subscribe(CONTROL_CHANNEL, *self._subscribers)
+                    subscribed = True
                 message = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as error:
-                logger.warning("redis broker: pub/sub read failed (%s); retrying", type(error).__name__)
-                await asyncio.sleep(0.5)
+                if failures == 0:
+                    logger.warning("redis broker: pub/sub connection lost (%s); reconnecting", type(error).__name__)
+                failures += 1
+                await asyncio.sleep(RETRY_DELAYS[min(failures - 1, len(RETRY_DELAYS) - 1)])
                 continue
+            if failures:
+                logger.warning("redis broker: pub/sub connection back after %d attempts", failures)
+                failures = 0
+                # Live events may have gone by while the connection was down: every local subscriber
+                # re-reads its stream's replay buffer from where it is.
+                for inboxes in self._subscribers.values():
+                    for inbox in inboxes:
+                        inbox.put(Resync())
             if message is not None:
                 self._dispatch(message)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
-        channel = message["channel"].decode() if isinstance(message["channel"], bytes) else message["channel"]
+        raw_channel = message["channel"]
+        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else str(raw_channel)
         if message["type"] == "subscribe":
             confirmed = self._confirmed.get(channel)
             if confirmed is not None:
                 confirmed.set()
         elif message["type"] == "message":
-            event = decode(json.loads(message["data"]))
+            data = json.loads(message["data"])
+            if channel == CONTROL_CHANNEL:
+                for handler in self._control_handlers:
+                    handler(data)
+                return
+            event = decode(data)
             for inbox in self._subscribers.get(channel, ()):
                 inbox.put(event)

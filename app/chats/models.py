@@ -71,3 +71,7 @@ class Message(UUIDPrimaryKey, Timestamps, Base):
     # How many stream chunks the content is made of (the index the next chunk would get).
     chunk_count: Mapped[int] = mapped_column(default=0)
     finished_at: Mapped[datetime | None]
+    # While PENDING/STREAMING: which instance runs the generation, and until when its claim holds
+    # without a heartbeat. An expired claim means the instance died: the answer is INTERRUPTED.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]

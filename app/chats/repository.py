@@ -85,5 +85,39 @@ async def update_message(session: AsyncSession, message_id: uuid.UUID, **values:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def messages_with_status(session: AsyncSession, statuses: Sequence[object]) -> Sequence[Message]:
-    return (await session.scalars(select(Message).where(Message.status.in_(statuses)))).all()
+async def finish_owned(
+    session: AsyncSession,
+    message_id: uuid.UUID,
+    *,
+    lease_owner: str,
+    unfinished: Sequence[object],
+    values: dict[str, Any],
+) -> bool:
+    result = await session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.lease_owner == lease_owner, Message.status.in_(unfinished))
+        .values(**values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def renew_leases(session: AsyncSession, *, owner: str, message_ids: Sequence[uuid.UUID], until: datetime) -> None:
+    await session.execute(
+        update(Message).where(Message.id.in_(message_ids), Message.lease_owner == owner).values(lease_expires_at=until)
+    )
+
+
+async def interrupt_unfinished(
+    session: AsyncSession,
+    *,
+    unfinished: Sequence[object],
+    expired_before: datetime | None,
+    values: dict[str, Any],
+) -> Sequence[Message]:
+    query = update(Message).where(Message.status.in_(unfinished))
+    if expired_before is not None:
+        query = query.where(or_(Message.lease_expires_at.is_(None), Message.lease_expires_at < expired_before))
+    result = await session.scalars(
+        query.values(**values).returning(Message).execution_options(synchronize_session=False)
+    )
+    return result.all()

@@ -52,6 +52,14 @@ class Exchange:
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """An instance's claim on a generation: it runs it, and renews the claim while it does."""
+
+    owner: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     """What a generation sends upstream: the system prompt and the turns root -> parent."""
 
@@ -248,6 +256,7 @@ async def add_exchange(
     system_prompt: str | None,
     temperature: float | None,
     max_tokens: int | None,
+    lease: Lease,
 ) -> Exchange:
     """Store a user message and a PENDING assistant answer, and make the answer the active leaf."""
     content = validate_content(content)
@@ -290,10 +299,11 @@ async def add_exchange(
         temperature=temperature,
         max_tokens=max_tokens,
         chunk_count=0,
+        lease_owner=lease.owner,
+        lease_expires_at=lease.expires_at,
     )
-    session.add(user_message)
-    await session.flush()
-    session.add(assistant_message)
+    # One flush: rows of one table are inserted in the order they were added (the answer's parent first).
+    session.add_all([user_message, assistant_message])
     await session.flush()
     chat.active_leaf_id = assistant_message.id
     chat.provider, chat.model = provider, model_name
@@ -335,6 +345,54 @@ async def conversation_for(session: AsyncSession, message: Message) -> Conversat
     return Conversation(system_prompt=chat.system_prompt, turns=turns)
 
 
+async def add_regeneration(
+    session: AsyncSession, *, owner_id: uuid.UUID, message_id: uuid.UUID, lease: Lease
+) -> tuple[Chat, Message]:
+    """A new PENDING answer beside ``message_id`` (same parent, model and key), made the active leaf.
+
+    Given a user message, the new answer goes under it, with the chat's provider and model.
+    """
+    original = await get_message(session, owner_id=owner_id, message_id=message_id)
+    if not original.status.is_final:
+        raise BadUserInput("The answer is still being written: stop it first.", field="id")
+    chat = await get_chat(session, owner_id=owner_id, chat_id=original.chat_id)
+    template: Message | None = None
+    if original.role is Role.USER:
+        parent = original
+    else:
+        if original.parent_id is None:
+            raise BadUserInput("That answer has no question to answer again.", field="id")
+        parent = await get_message(session, owner_id=owner_id, message_id=original.parent_id)
+        template = original
+    provider = template.provider if template else chat.provider
+    model = template.model if template else chat.model
+    if provider is None or model is None:
+        raise BadUserInput("The chat has no provider and model to answer with.", field="id")
+    answer = Message(
+        id=uuid.uuid4(),
+        chat_id=chat.id,
+        owner_id=owner_id,
+        parent_id=parent.id,
+        role=Role.ASSISTANT,
+        content="",
+        status=MessageStatus.PENDING,
+        provider=provider,
+        model=model,
+        api_key_id=template.api_key_id if template else None,
+        temperature=template.temperature if template else None,
+        max_tokens=template.max_tokens if template else None,
+        chunk_count=0,
+        lease_owner=lease.owner,
+        lease_expires_at=lease.expires_at,
+    )
+    session.add(answer)
+    await session.flush()
+    chat.active_leaf_id = answer.id
+    chat.updated_at = utcnow()
+    await session.flush()
+    return chat, answer
+
+
 async def mark_streaming(session: AsyncSession, message_id: uuid.UUID) -> None:
     await repository.update_message(session, message_id, status=MessageStatus.STREAMING, updated_at=utcnow())
 
@@ -343,10 +401,15 @@ async def checkpoint(session: AsyncSession, message_id: uuid.UUID, *, content: s
     await repository.update_message(session, message_id, content=content, chunk_count=chunk_count, updated_at=utcnow())
 
 
+_UNFINISHED = (MessageStatus.PENDING, MessageStatus.STREAMING)
+INTERRUPTED_ERROR = "The server running this answer stopped before it was complete."
+
+
 async def finish_message(
     session: AsyncSession,
     message_id: uuid.UUID,
     *,
+    lease_owner: str,
     status: MessageStatus,
     content: str,
     chunk_count: int,
@@ -355,35 +418,56 @@ async def finish_message(
     error: str | None = None,
     error_code: str | None = None,
 ) -> bool:
+    """Record the end of a generation this instance still owns; False when it no longer does."""
     now = utcnow()
-    return await repository.update_message(
+    return await repository.finish_owned(
         session,
         message_id,
-        status=status,
-        content=content,
-        chunk_count=chunk_count,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        error=error,
-        error_code=error_code,
-        finished_at=now,
-        updated_at=now,
+        lease_owner=lease_owner,
+        unfinished=_UNFINISHED,
+        values={
+            "status": status,
+            "content": content,
+            "chunk_count": chunk_count,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "error": error,
+            "error_code": error_code,
+            "finished_at": now,
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        },
+    )
+
+
+async def renew_leases(session: AsyncSession, *, owner: str, message_ids: Sequence[uuid.UUID], until: datetime) -> None:
+    if message_ids:
+        await repository.renew_leases(session, owner=owner, message_ids=message_ids, until=until)
+
+
+async def interrupt_orphans(session: AsyncSession, *, now: datetime, everything: bool = False) -> list[Message]:
+    """Mark INTERRUPTED, keeping the last checkpoint, every unfinished answer whose lease expired
+    (or every unfinished answer when ``everything``: one instance that just started). Each row is
+    claimed by exactly one caller, so concurrent sweepers never report the same message twice."""
+    return list(
+        await repository.interrupt_unfinished(
+            session,
+            unfinished=_UNFINISHED,
+            expired_before=None if everything else now,
+            values={
+                "status": MessageStatus.INTERRUPTED,
+                "error": INTERRUPTED_ERROR,
+                "error_code": "INTERRUPTED",
+                "finished_at": now,
+                "updated_at": now,
+                "lease_owner": None,
+                "lease_expires_at": None,
+            },
+        )
     )
 
 
 async def get_message_for_generation(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
     """The row a generation works on; the generation was authorised when it was started."""
     return await session.get(Message, message_id)
-
-
-async def interrupt_unfinished(session: AsyncSession) -> int:
-    """Mark every PENDING/STREAMING answer INTERRUPTED, keeping its last checkpoint. Single-instance only."""
-    stale = await repository.messages_with_status(session, [MessageStatus.PENDING, MessageStatus.STREAMING])
-    now = utcnow()
-    for message in stale:
-        message.status = MessageStatus.INTERRUPTED
-        message.error = "The server stopped before the answer was complete."
-        message.error_code = "INTERRUPTED"
-        message.finished_at = now
-    await session.flush()
-    return len(stale)

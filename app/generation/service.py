@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.chats import service as chats_service
+from app.chats.models import Chat, Message, Role
+from app.db import Database
 from app.errors import BadUserInput
 from app.keys import service as keys_service
 from app.providers.base import ProviderKind
 from app.providers.factory import STREAMING_PROVIDERS
 
 MAX_OUTPUT_TOKENS = 1_000_000
+STOP_WAIT_SECONDS = 10.0
+STOP_POLL_SECONDS = 0.05
 
 
 def validate_sampling(temperature: float | None, max_tokens: int | None) -> None:
@@ -36,6 +41,7 @@ async def start_exchange(
     system_prompt: str | None,
     temperature: float | None,
     max_tokens: int | None,
+    lease: chats_service.Lease,
 ) -> chats_service.Exchange:
     """Validate everything, then store the user message and a PENDING answer (the caller starts it)."""
     chats_service.validate_content(content)
@@ -55,4 +61,41 @@ async def start_exchange(
         system_prompt=system_prompt,
         temperature=temperature,
         max_tokens=max_tokens,
+        lease=lease,
     )
+
+
+async def start_regeneration(
+    session: AsyncSession, *, owner_id: uuid.UUID, message_id: uuid.UUID, lease: chats_service.Lease
+) -> tuple[Chat, Message]:
+    """A new answer beside the given one (or under the given question), ready to be started."""
+    chat, answer = await chats_service.add_regeneration(session, owner_id=owner_id, message_id=message_id, lease=lease)
+    provider = answer.provider
+    if provider is None or provider not in STREAMING_PROVIDERS:
+        raise BadUserInput("Chatting with this provider's models is not available yet.", field="id")
+    if answer.api_key_id is None:  # the original key was deleted, or a question is answered anew
+        api_key = await keys_service.choose_api_key(session, owner_id=owner_id, provider=provider, api_key_id=None)
+        answer.api_key_id = api_key.id
+        await session.flush()
+    return chat, answer
+
+
+async def stoppable_message(session: AsyncSession, *, owner_id: uuid.UUID, message_id: uuid.UUID) -> Message:
+    message = await chats_service.get_message(session, owner_id=owner_id, message_id=message_id)
+    if message.role is not Role.ASSISTANT:
+        raise BadUserInput("Only an answer can be stopped.", field="messageId")
+    return message
+
+
+async def wait_until_final(db: Database, *, owner_id: uuid.UUID, message_id: uuid.UUID) -> Message | None:
+    """The message once its generation has recorded its end, or None after STOP_WAIT_SECONDS."""
+    try:
+        async with asyncio.timeout(STOP_WAIT_SECONDS):
+            while True:
+                async with db.read() as session:
+                    message = await chats_service.get_message(session, owner_id=owner_id, message_id=message_id)
+                if message.status.is_final:
+                    return message
+                await asyncio.sleep(STOP_POLL_SECONDS)
+    except TimeoutError:
+        return None

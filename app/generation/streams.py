@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
 from app.broker.base import Broker
-from app.broker.events import BrokerEvent, Delta, End, merge_deltas
+from app.broker.events import Delta, End, InboxEvent, Resync, merge_deltas
 from app.chats import service as chats_service
 from app.chats.models import Message
 from app.db import Database
@@ -91,8 +91,8 @@ class _Cursor:
     def done(self) -> bool:
         return self._ended_in_database or (self.end is not None and self.next_index >= self.end.chunk_count)
 
-    async def take(self, events: Iterable[BrokerEvent], broker: Broker, stream_id: str) -> list[Delta]:
-        """The new deltas among ``events`` in order; a hole is filled from the replay buffer."""
+    async def take(self, events: Iterable[InboxEvent], broker: Broker, stream_id: str) -> list[Delta]:
+        """The new deltas among ``events`` in order; a hole (or a Resync) is filled from the replay buffer."""
         accepted: list[Delta] = []
         for event in events:
             if not self._accept(event, accepted):
@@ -101,8 +101,10 @@ class _Cursor:
                 break
         return accepted
 
-    def _accept(self, event: BrokerEvent, accepted: list[Delta]) -> bool:
-        """False when the event shows a hole before it."""
+    def _accept(self, event: InboxEvent, accepted: list[Delta]) -> bool:
+        """False when the event shows a hole before it (or asks for a re-read)."""
+        if isinstance(event, Resync):
+            return False
         if isinstance(event, End):
             self.end = event
             return self.next_index >= event.chunk_count

@@ -70,6 +70,7 @@ class FailureKind(enum.Enum):
     UNAVAILABLE = "the provider could not be reached"
     TIMEOUT = "the provider did not answer in time"
     INTERRUPTED = "the provider's stream broke off"
+    STALLED = "the provider stalled: nothing arrived for too long"
 
 
 @dataclass(slots=True)
@@ -91,11 +92,14 @@ class ProviderFailure(Exception):
 
     @property
     def retryable(self) -> bool:
+        """Worth another attempt, as long as nothing was streamed yet (that would bill twice)."""
         return self.kind in {
             FailureKind.RATE_LIMITED,
             FailureKind.UPSTREAM,
             FailureKind.UNAVAILABLE,
             FailureKind.TIMEOUT,
+            FailureKind.STALLED,
+            FailureKind.INTERRUPTED,
         }
 
 
