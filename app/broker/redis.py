@@ -163,11 +163,19 @@ class RedisBroker:
             await pipe.execute()
 
     async def replay(self, stream_id: str, start: int) -> list[BrokerEvent]:
+        key = _chunks_key(stream_id)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.lrange(_chunks_key(stream_id), start, -1)
+            pipe.lindex(key, 0)
+            pipe.lrange(key, start, -1)
             pipe.get(_end_key(stream_id))
-            chunks, end = await pipe.execute()
-        events = [decode(json.loads(raw)) for raw in chunks]
+            first, chunks, end = await pipe.execute()
+        head = decode(json.loads(first)) if first is not None else None
+        if isinstance(head, Delta) and head.index != 0:
+            # The list lost its head (Redis restarted mid-stream): positions are not chunk numbers.
+            chunks = await self._redis.lrange(key, max(start - head.index, 0), -1)
+        events: list[BrokerEvent] = [
+            event for event in map(decode, map(json.loads, chunks)) if isinstance(event, Delta) and event.index >= start
+        ]
         if end is not None:
             events.append(decode(json.loads(end)))
         return events

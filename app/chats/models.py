@@ -70,6 +70,9 @@ class Message(UUIDPrimaryKey, Timestamps, Base):
     output_tokens: Mapped[int | None]
     # How many stream chunks the content is made of (the index the next chunk would get).
     chunk_count: Mapped[int] = mapped_column(default=0)
+    # JSON list of where each chunk ends in `content` (cumulative), so any run of chunks can be
+    # served by number from the database when a broker's replay buffer no longer has it.
+    chunk_offsets: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None]
     # While PENDING/STREAMING: which instance runs the generation, and until when its claim holds
     # without a heartbeat. An expired claim means the instance died: the answer is INTERRUPTED.

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import enum
+import itertools
+import json
 import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -397,8 +400,26 @@ async def mark_streaming(session: AsyncSession, message_id: uuid.UUID) -> None:
     await repository.update_message(session, message_id, status=MessageStatus.STREAMING, updated_at=utcnow())
 
 
-async def checkpoint(session: AsyncSession, message_id: uuid.UUID, *, content: str, chunk_count: int) -> None:
-    await repository.update_message(session, message_id, content=content, chunk_count=chunk_count, updated_at=utcnow())
+async def checkpoint(session: AsyncSession, message_id: uuid.UUID, *, chunks: Sequence[str]) -> None:
+    """Store the partial content streamed so far, chunk by chunk."""
+    await repository.update_message(session, message_id, **_content_values(chunks), updated_at=utcnow())
+
+
+def _content_values(chunks: Sequence[str]) -> dict[str, Any]:
+    return {
+        "content": "".join(chunks),
+        "chunk_count": len(chunks),
+        "chunk_offsets": json.dumps(list(itertools.accumulate(len(chunk) for chunk in chunks))),
+    }
+
+
+def stored_chunks(message: Message, start: int) -> tuple[str, int] | None:
+    """The text of the stored chunks from number ``start`` on, and how many they are (None if none)."""
+    if message.chunk_offsets is None or start >= message.chunk_count:
+        return None
+    offsets: list[int] = json.loads(message.chunk_offsets)
+    begin = offsets[start - 1] if start > 0 else 0
+    return message.content[begin : offsets[-1]], len(offsets) - start
 
 
 _UNFINISHED = (MessageStatus.PENDING, MessageStatus.STREAMING)
@@ -411,8 +432,7 @@ async def finish_message(
     *,
     lease_owner: str,
     status: MessageStatus,
-    content: str,
-    chunk_count: int,
+    chunks: Sequence[str],
     input_tokens: int | None = None,
     output_tokens: int | None = None,
     error: str | None = None,
@@ -427,8 +447,7 @@ async def finish_message(
         unfinished=_UNFINISHED,
         values={
             "status": status,
-            "content": content,
-            "chunk_count": chunk_count,
+            **_content_values(chunks),
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
             "error": error,

@@ -261,9 +261,7 @@ class Generations:
                         if now - last_checkpoint >= CHECKPOINT_SECONDS:
                             last_checkpoint = now
                             async with self._db.transaction() as session:
-                                await chats_service.checkpoint(
-                                    session, message_id, content=progress.content, chunk_count=len(progress.parts)
-                                )
+                                await chats_service.checkpoint(session, message_id, chunks=progress.parts)
                     elif isinstance(item, UsageReport):
                         progress.input_tokens, progress.output_tokens = item.input_tokens, item.output_tokens
         except TimeoutError:
@@ -285,8 +283,7 @@ class Generations:
                     message_id,
                     lease_owner=self.instance_id,
                     status=status,
-                    content=progress.content,
-                    chunk_count=len(progress.parts),
+                    chunks=progress.parts,
                     input_tokens=progress.input_tokens,
                     output_tokens=progress.output_tokens,
                     error=error,
@@ -343,7 +340,5 @@ class Generations:
         if len(deltas) <= checkpointed or not contiguous:
             return checkpointed
         async with self._db.transaction() as session:
-            await chats_service.checkpoint(
-                session, message_id, content="".join(d.text for d in deltas), chunk_count=len(deltas)
-            )
+            await chats_service.checkpoint(session, message_id, chunks=[delta.text for delta in deltas])
         return len(deltas)

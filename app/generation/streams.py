@@ -2,9 +2,11 @@
 
 The subscription is opened before the replay is read, so every chunk is either
 in the replay or arrives live; chunks seen twice are dropped by index. Any hole
-(a chunk number skipped, a merged delta that overlaps what was already sent)
-is filled from the replay buffer, which holds every chunk exactly. When the
-broker stays silent the database is asked whether the message ended anyway.
+(a chunk number skipped, a merged delta overlapping what was already sent, a
+broker reconnection) is filled by number from the replay buffer, and what that
+no longer holds (Redis restarted, or is down) from the chunks the database
+checkpointed. When the broker stays silent the database is asked whether the
+message ended anyway.
 
 Deltas are sent one by one while the subscriber keeps up. Whatever piled up
 meanwhile (a late join's backlog, a burst while the client or the server was
@@ -14,17 +16,19 @@ fewer, larger messages instead of falling further behind.
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from app.broker.base import Broker
-from app.broker.events import Delta, End, InboxEvent, Resync, merge_deltas
+from app.broker.events import BrokerEvent, Delta, End, InboxEvent, Resync, merge_deltas
 from app.chats import service as chats_service
 from app.chats.models import Message
 from app.db import Database
 from app.errors import BadUserInput
 
+logger = logging.getLogger(__name__)
 IDLE_RECHECK_SECONDS = 5.0
 
 
@@ -34,11 +38,7 @@ class Final:
 
 
 StreamOutput = Delta | Final
-
-
-async def _load(db: Database, owner_id: uuid.UUID, message_id: uuid.UUID) -> Message:
-    async with db.read() as session:
-        return await chats_service.get_message(session, owner_id=owner_id, message_id=message_id)
+Refill = Callable[[int], Awaitable[list[BrokerEvent]]]
 
 
 async def follow(
@@ -46,37 +46,47 @@ async def follow(
 ) -> AsyncIterator[StreamOutput]:
     if offset < 0:
         raise BadUserInput("offset must be 0 or more.", field="offset")
-    message = await _load(db, owner_id, message_id)  # NOT_FOUND for another user's message
+
+    async def load() -> Message:
+        async with db.read() as session:
+            return await chats_service.get_message(session, owner_id=owner_id, message_id=message_id)
+
+    message = await load()  # NOT_FOUND for another user's message
     if message.status.is_final:
         yield Final(message)
         return
     stream_id = str(message_id)
+
+    async def refill(start: int) -> list[BrokerEvent]:
+        """Chunks from ``start`` on: the replay buffer first, the database's checkpoint for a gap."""
+        try:
+            events = await broker.replay(stream_id, start)
+        except Exception:
+            logger.warning("stream %s: replay buffer unavailable; using the database", stream_id)
+            events = []
+        first = events[0] if events else None
+        if not isinstance(first, Delta) or first.index != start:
+            stored = chats_service.stored_chunks(await load(), start)
+            if stored is not None:
+                events.insert(0, Delta(start, stored[0], count=stored[1]))
+        return events
+
     async with broker.subscribe(stream_id) as inbox:
         cursor = _Cursor(offset)
-        for delta in merge_deltas(await cursor.take(await broker.replay(stream_id, offset), broker, stream_id)):
+        for delta in merge_deltas(await cursor.take(await refill(offset), refill)):
             yield delta
         while not cursor.done:
             event = await inbox.get(idle_after=IDLE_RECHECK_SECONDS)
             if event is None:
-                deltas = await _recheck(db, broker, cursor, owner_id=owner_id, message_id=message_id)
+                # Silence: an end we did not hear, or chunks that went by while we were cut off?
+                deltas = await cursor.take(await refill(cursor.next_index), refill)
+                if not cursor.done and (await load()).status.is_final:
+                    cursor.finish_from_database()
             else:
-                deltas = await cursor.take([event, *inbox.drain()], broker, stream_id)
+                deltas = await cursor.take([event, *inbox.drain()], refill)
             for delta in merge_deltas(deltas):
                 yield delta
-    yield Final(await _load(db, owner_id, message_id))
-
-
-async def _recheck(
-    db: Database, broker: Broker, cursor: _Cursor, *, owner_id: uuid.UUID, message_id: uuid.UUID
-) -> list[Delta]:
-    """Silence: look in the replay buffer, then the database, for an end we did not hear."""
-    stream_id = str(message_id)
-    deltas = await cursor.take(await broker.replay(stream_id, cursor.next_index), broker, stream_id)
-    if not cursor.done:
-        message = await _load(db, owner_id, message_id)
-        if message.status.is_final:
-            cursor.finish_from_database()
-    return deltas
+    yield Final(await load())
 
 
 class _Cursor:
@@ -91,13 +101,13 @@ class _Cursor:
     def done(self) -> bool:
         return self._ended_in_database or (self.end is not None and self.next_index >= self.end.chunk_count)
 
-    async def take(self, events: Iterable[InboxEvent], broker: Broker, stream_id: str) -> list[Delta]:
-        """The new deltas among ``events`` in order; a hole (or a Resync) is filled from the replay buffer."""
+    async def take(self, events: Iterable[InboxEvent], refill: Refill) -> list[Delta]:
+        """The new deltas among ``events`` in order; a hole (or a Resync) is refilled by number."""
         accepted: list[Delta] = []
         for event in events:
             if not self._accept(event, accepted):
-                for replayed in await broker.replay(stream_id, self.next_index):
-                    self._accept(replayed, accepted)
+                for refilled in await refill(self.next_index):
+                    self._accept(refilled, accepted)
                 break
         return accepted
 
@@ -110,12 +120,14 @@ class _Cursor:
             return self.next_index >= event.chunk_count
         if event.end_index <= self.next_index:
             return True  # already delivered
-        if event.index != self.next_index:
-            return False  # a hole, or a merged delta overlapping what was sent
+        if event.index > self.next_index:
+            return False  # a hole before it
+        if event.index < self.next_index:
+            return False  # a merged delta overlapping what was sent: re-read by number
         self.next_index = event.end_index
         accepted.append(event)
         return True
 
     def finish_from_database(self) -> None:
-        # The buffer expired or never reached us; the final event carries the whole content.
+        # The message ended but its last chunks are nowhere to replay; the final event carries them.
         self._ended_in_database = True
