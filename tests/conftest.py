@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -93,6 +93,37 @@ def server(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     process = ServerProcess(server_env, cwd=workdir, log_path=workdir / "server.log")
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def server_b(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    workdir = tmp_path_factory.mktemp("server-b")
+    process = ServerProcess(server_env, cwd=workdir, log_path=workdir / "server.log")
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def client_b(server_b: ServerProcess) -> AsyncIterator[GraphQLClient]:
+    async with httpx.AsyncClient(timeout=30) as http:
+        yield GraphQLClient(http, server_b.graphql_url, server_b.ws_url)
+
+
+@pytest.fixture
+def start_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start app servers of the test's own (PostgreSQL + Redis unless overridden); all stop at the end."""
+    started: list[ServerProcess] = []
+
+    def start(name: str = "app", **overrides: str) -> ServerProcess:
+        workdir = tmp_path / f"{name}-{len(started)}"
+        workdir.mkdir()
+        process = ServerProcess(server_env | overrides, cwd=workdir, log_path=workdir / "server.log")
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
 
 
 @pytest.fixture

@@ -84,7 +84,8 @@ class TransportWS:
 
 @asynccontextmanager
 async def ws_connect(url: str, init_payload: dict[str, Any] | None) -> AsyncIterator[TransportWS]:
-    async with websockets.connect(url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")]) as conn:
+    protocols = [websockets.Subprotocol("graphql-transport-ws")]
+    async with websockets.connect(url, subprotocols=protocols, max_size=None) as conn:
         client = TransportWS(conn)
         message: dict[str, Any] = {"type": "connection_init"}
         if init_payload is not None:

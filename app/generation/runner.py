@@ -71,10 +71,6 @@ class _Progress:
     input_tokens: int | None = None
     output_tokens: int | None = None
 
-    @property
-    def content(self) -> str:
-        return "".join(self.parts)
-
 
 class Generations:
     def __init__(self, *, db: Database, broker: Broker, vault: Vault, settings: Settings, http: ProviderHttp) -> None:

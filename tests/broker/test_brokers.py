@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from app.broker.base import Broker
-from app.broker.events import Delta, End
+from app.broker.events import Delta, End, InboxEvent
 from app.broker.inbox import Inbox
 from app.broker.memory import MemoryBroker
 from app.broker.redis import RedisBroker
@@ -33,7 +33,7 @@ async def broker(request: pytest.FixtureRequest) -> AsyncIterator[Broker]:
     await redis.aclose()
 
 
-async def next_event(inbox: Inbox) -> Delta | End:
+async def next_event(inbox: Inbox) -> InboxEvent:
     event = await inbox.get(idle_after=5)
     assert event is not None, "nothing arrived"
     return event

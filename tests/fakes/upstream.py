@@ -68,6 +68,7 @@ class FakeUpstream:
         self._scripts: dict[str, deque[Script]] = defaultdict(deque)
         self._requests: list[Recorded] = []
         self._emitted: dict[str, list[float]] = defaultdict(list)  # monotonic send time of each chunk, per key
+        self._aborted: set[str] = set()  # keys whose stream the client closed before its end
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -88,6 +89,20 @@ class FakeUpstream:
     def requests(self, api_key: str) -> list[Recorded]:
         with self._lock:
             return [request for request in self._requests if request.api_key == api_key]
+
+    def aborted(self, api_key: str) -> bool:
+        """Whether a client closed a stream of this key before it ended (a real cancellation)."""
+        with self._lock:
+            return api_key in self._aborted
+
+    async def _tracked(self, api_key: str, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in body:
+                yield chunk
+        except (asyncio.CancelledError, GeneratorExit):
+            with self._lock:
+                self._aborted.add(api_key)
+            raise
 
     def emitted(self, api_key: str) -> list[float]:
         with self._lock:
@@ -210,7 +225,7 @@ class FakeUpstream:
                 yield _sse({**base, "choices": [], "usage": usage})
             yield b"data: [DONE]\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        return StreamingResponse(self._tracked(api_key, events()), media_type="text/event-stream")
 
     async def _list_models(self, request: Request) -> Response:
         # /v1/models is OpenAI's list and Gemini's v1 list: the auth header tells them apart.
@@ -297,7 +312,7 @@ class FakeUpstream:
                     crlf=True,
                 )
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        return StreamingResponse(self._tracked(api_key, events()), media_type="text/event-stream")
 
     async def _gemini_models(self, request: Request) -> Response:
         api_key = request.headers.get("x-goog-api-key", "")

@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-
-import httpx
-import pytest
 
 from tests.fakes.upstream import FakeUpstream, Script
 from tests.generation.helpers import assert_contiguous, send, with_key
 from tests.gql import GraphQLClient, follow_stream
-from tests.servers import ServerProcess
-
-
-@pytest.fixture(scope="session")
-def server_b(server_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    workdir = tmp_path_factory.mktemp("server-b")
-    process = ServerProcess(server_env, cwd=workdir, log_path=workdir / "server.log")
-    yield process
-    process.stop()
-
-
-@pytest.fixture
-async def client_b(server_b: ServerProcess) -> AsyncIterator[GraphQLClient]:
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield GraphQLClient(http, server_b.graphql_url, server_b.ws_url)
 
 
 async def test_a_subscriber_on_b_sees_everything_generated_on_a(
