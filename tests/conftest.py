@@ -69,7 +69,11 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="session")
 def upstream_env(upstream: FakeUpstream) -> dict[str, str]:
-    return {"OPENAI_BASE_URL": upstream.openai_base_url, "GEMINI_BASE_URL": upstream.gemini_base_url}
+    return {
+        "OPENAI_BASE_URL": upstream.openai_base_url,
+        "GEMINI_BASE_URL": upstream.gemini_base_url,
+        "ANTHROPIC_BASE_URL": upstream.url,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from app.providers.base import (
 )
 from app.providers.catalog import describe_model
 from app.providers.http import ProviderHttp
+from app.providers.sse import sse_data
 
 
 def _retry_after(headers: httpx2.Headers) -> float | None:
@@ -62,20 +63,6 @@ def _read_chunk(chunk: dict[str, Any]) -> tuple[list[StreamItem], bool]:
     if usage:
         items.append(UsageReport(usage.get("prompt_tokens"), usage.get("completion_tokens")))
     return items, finished
-
-
-async def sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    """The data of each server-sent event (multi-line data joined with newlines, per the SSE spec)."""
-    buffer: list[str] = []
-    async for line in lines:
-        if not line:
-            if buffer:
-                yield "\n".join(buffer)
-                buffer.clear()
-        elif line.startswith("data:"):
-            buffer.append(line[6:] if line.startswith("data: ") else line[5:])
-    if buffer:
-        yield "\n".join(buffer)
 
 
 class OpenAIProvider:

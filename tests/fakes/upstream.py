@@ -27,6 +27,7 @@ from tests.servers import free_port
 
 OPENAI_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1")
 GEMINI_MODELS = ("gemini-2.0-flash", "gemini-2.5-pro")
+ANTHROPIC_MODELS = ("claude-3-5-haiku-latest", "claude-sonnet-4-5")
 UNKNOWN_MODEL = "no-such-model"
 REJECTED_KEY_PREFIX = "rejected-"
 
@@ -127,6 +128,7 @@ class FakeUpstream:
         return Starlette(
             routes=[
                 Route("/v1/chat/completions", self._openai_chat, methods=["POST"]),
+                Route("/v1/messages", self._anthropic_messages, methods=["POST"]),
                 Route("/v1/models", self._list_models, methods=["GET"]),
                 Route("/v1beta/models", self._gemini_models, methods=["GET"]),
                 # Gemini serves the same API under v1 (google-genai's default) and v1beta.
@@ -228,9 +230,11 @@ class FakeUpstream:
         return StreamingResponse(self._tracked(api_key, events()), media_type="text/event-stream")
 
     async def _list_models(self, request: Request) -> Response:
-        # /v1/models is OpenAI's list and Gemini's v1 list: the auth header tells them apart.
+        # /v1/models is OpenAI's, Anthropic's and Gemini's v1 list: the auth header tells them apart.
         if "x-goog-api-key" in request.headers:
             return await self._gemini_models(request)
+        if "anthropic-version" in request.headers:
+            return await self._anthropic_models(request)
         return await self._openai_models(request)
 
     async def _openai_models(self, request: Request) -> Response:
@@ -241,6 +245,101 @@ class FakeUpstream:
             {"id": model, "object": "model", "created": 1700000000, "owned_by": "openai"} for model in OPENAI_MODELS
         ]
         return JSONResponse({"object": "list", "data": data})
+
+    # --- Anthropic ----------------------------------------------------------------------------------
+
+    async def _anthropic_messages(self, request: Request) -> Response:
+        api_key = _anthropic_key(request)
+        body = await request.json()
+        messages = body.get("messages", [])
+        turns = [
+            (
+                m["role"],
+                m["content"]
+                if isinstance(m["content"], str)
+                else "".join(part.get("text", "") for part in m["content"] if part.get("type") == "text"),
+            )
+            for m in messages
+        ]
+        system = body.get("system")
+        self._record(
+            Recorded(
+                provider="anthropic",
+                api_key=api_key,
+                model=body.get("model", ""),
+                system=system
+                if isinstance(system, str) or system is None
+                else "".join(b.get("text", "") for b in system),
+                turns=turns,
+                temperature=body.get("temperature"),
+                max_tokens=body.get("max_tokens"),
+                body=body,
+            )
+        )
+        if "anthropic-version" not in request.headers:
+            return _anthropic_error(400, "anthropic-version header is required", "invalid_request_error")
+        if api_key.startswith(REJECTED_KEY_PREFIX):
+            return _anthropic_error(401, "invalid x-api-key", "authentication_error")
+        if body.get("model") == UNKNOWN_MODEL:
+            return _anthropic_error(404, f"model: {UNKNOWN_MODEL}", "not_found_error")
+        if not isinstance(body.get("max_tokens"), int):
+            return _anthropic_error(400, "max_tokens: Field required", "invalid_request_error")
+        script = self._next_script(api_key)
+        if script.status is not None:
+            error_type = "overloaded_error" if script.status == 529 else "api_error"
+            return _anthropic_error(script.status, f"Scripted failure for key {api_key}", error_type)
+        prompt_tokens = sum(len(text.split()) for _, text in turns)
+
+        async def events() -> AsyncIterator[bytes]:
+            texts = script.texts()
+            message = {
+                "id": "msg_fake",
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "model": body["model"],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": prompt_tokens, "output_tokens": 1},
+            }
+            yield _named_sse("message_start", {"type": "message_start", "message": message})
+            yield _named_sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
+            yield _named_sse("ping", {"type": "ping"})
+            async for text in _paced(texts, script):
+                self._stamp(api_key)
+                yield _named_sse(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
+                )
+            yield _named_sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+            yield _named_sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": len(texts)},
+                },
+            )
+            yield _named_sse("message_stop", {"type": "message_stop"})
+
+        return StreamingResponse(self._tracked(api_key, events()), media_type="text/event-stream")
+
+    async def _anthropic_models(self, request: Request) -> Response:
+        if _anthropic_key(request).startswith(REJECTED_KEY_PREFIX):
+            return _anthropic_error(401, "invalid x-api-key", "authentication_error")
+        data = [
+            {
+                "type": "model",
+                "id": model,
+                "display_name": model.replace("-", " ").title(),
+                "created_at": "2025-02-19T00:00:00Z",
+            }
+            for model in ANTHROPIC_MODELS
+        ]
+        return JSONResponse({"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]})
 
     # --- Gemini -------------------------------------------------------------------------------------
 
@@ -351,6 +450,19 @@ async def _paced(texts: list[str], script: Script) -> AsyncIterator[str]:
 def _sse(payload: dict[str, Any], *, crlf: bool = False) -> bytes:
     end = "\r\n\r\n" if crlf else "\n\n"
     return f"data: {json.dumps(payload)}{end}".encode()
+
+
+def _anthropic_key(request: Request) -> str:
+    # Anthropic accepts the key as x-api-key or as a bearer token; SDK versions differ in which they send.
+    return request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+
+
+def _named_sse(event: str, payload: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(payload)}\n\n".encode()
+
+
+def _anthropic_error(status: int, message: str, error_type: str) -> Response:
+    return JSONResponse({"type": "error", "error": {"type": error_type, "message": message}}, status_code=status)
 
 
 def _openai_error(status: int, message: str, code: str, retry_after: float | None = None) -> Response:

@@ -20,12 +20,17 @@ mutation Send($input: SendMessageInput!) {
 MESSAGE = """
 query($id: ID!) { node(id: $id) { ... on Message { id content status error provider model usage { inputTokens outputTokens } } } }
 """
-MODELS = {"OPENAI": "gpt-4o", "GEMINI": "gemini-2.0-flash"}
+MODELS = {"OPENAI": "gpt-4o", "GEMINI": "gemini-2.0-flash", "ANTHROPIC": "claude-sonnet-4-5"}
+KEY_SHAPES = {
+    "OPENAI": "sk-test-{}",
+    "GEMINI": "AIza{}",
+    "ANTHROPIC": "sk-ant-api03-{}",
+}
 
 
 async def with_key(api: GraphQLClient, provider: str = "OPENAI") -> tuple[Account, str]:
     account = await api.sign_up()
-    key = f"sk-test-{uuid.uuid4().hex}" if provider == "OPENAI" else f"AIza{uuid.uuid4().hex}{uuid.uuid4().hex[:8]}"
+    key = KEY_SHAPES[provider].format(uuid.uuid4().hex + uuid.uuid4().hex[:8])
     await api.data(SET_KEY, {"p": provider, "k": key}, token=account.token)
     return account, key
 

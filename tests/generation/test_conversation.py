@@ -70,6 +70,25 @@ class TestConversation:
             10,
         )
 
+    async def test_anthropic_gets_the_system_prompt_apart_and_a_token_limit(
+        self, api: GraphQLClient, upstream: FakeUpstream
+    ) -> None:
+        account, key = await with_key(api, "ANTHROPIC")
+        upstream.script(key, Script(tokens=["Bonjour."]), Script(tokens=["Au revoir."]))
+        first = await send(api, account, "ANTHROPIC", content="Hello?", systemPrompt="Answer in French.")
+        await finish(api, account.token, first)
+        second = await send(api, account, "ANTHROPIC", chatId=first["chat"]["id"], content="Bye?", temperature=1.5)
+        await finish(api, account.token, second)
+        first_seen, last_seen = upstream.requests(key)
+        assert (first_seen.system, first_seen.turns, first_seen.max_tokens) == (
+            "Answer in French.",
+            [("user", "Hello?")],
+            8192,
+        )
+        assert last_seen.turns == [("user", "Hello?"), ("assistant", "Bonjour."), ("user", "Bye?")]
+        assert last_seen.temperature == 1.0  # Anthropic's range ends at 1
+        assert "system" not in [role for role, _ in last_seen.turns]
+
     async def test_an_earlier_parent_starts_a_branch(self, api: GraphQLClient, upstream: FakeUpstream) -> None:
         account, key = await with_key(api)
         upstream.script(key, Script(tokens=["A1"]), Script(tokens=["A2"]), Script(tokens=["B2"]))

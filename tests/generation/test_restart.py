@@ -51,20 +51,29 @@ async def test_a_killed_embedded_server_leaves_interrupted_answers_with_checkpoi
         second.stop()
 
 
-@pytest.mark.parametrize("provider", ["OPENAI", "GEMINI"])
+@pytest.mark.parametrize("provider", ["OPENAI", "GEMINI", "ANTHROPIC"])
 async def test_providers_list_models_through_the_real_sdks(upstream: FakeUpstream, provider: str) -> None:
     from app.config import Settings
     from app.providers.base import FailureKind, ProviderFailure, ProviderKind
     from app.providers.factory import build_provider
     from app.providers.http import ProviderHttp
 
-    settings = Settings(openai_base_url=upstream.openai_base_url, gemini_base_url=upstream.gemini_base_url)
+    settings = Settings(
+        openai_base_url=upstream.openai_base_url,
+        gemini_base_url=upstream.gemini_base_url,
+        anthropic_base_url=upstream.url,
+    )
     kind = ProviderKind[provider]
     http = ProviderHttp()
     client = build_provider(settings, http, kind, api_key="sk-listing-0123456789")
     models = [model.id for model in await client.list_models()]
-    assert models == (
-        ["gpt-4.1", "gpt-4o", "gpt-4o-mini"] if provider == "OPENAI" else ["gemini-2.0-flash", "gemini-2.5-pro"]
+    assert (
+        models
+        == {
+            "OPENAI": ["gpt-4.1", "gpt-4o", "gpt-4o-mini"],
+            "GEMINI": ["gemini-2.0-flash", "gemini-2.5-pro"],
+            "ANTHROPIC": ["claude-3-5-haiku-latest", "claude-sonnet-4-5"],
+        }[provider]
     )
     rejected = build_provider(settings, http, kind, api_key="rejected-0123456789")
     try:
@@ -74,6 +83,6 @@ async def test_providers_list_models_through_the_real_sdks(upstream: FakeUpstrea
         await http.aclose()
     assert (failure.value.kind, failure.value.status) == (
         FailureKind.AUTHENTICATION,
-        401 if provider == "OPENAI" else 400,
+        400 if provider == "GEMINI" else 401,
     )
     assert "rejected-0123456789" not in str(failure.value)

@@ -15,7 +15,7 @@ from tests.gql import GraphQLClient, follow_stream
 
 
 class TestStreaming:
-    @pytest.mark.parametrize("provider", ["OPENAI", "GEMINI"])
+    @pytest.mark.parametrize("provider", ["OPENAI", "GEMINI", "ANTHROPIC"])
     async def test_deltas_are_ordered_complete_and_match_the_stored_message(
         self, api: GraphQLClient, upstream: FakeUpstream, provider: str
     ) -> None:
@@ -89,7 +89,7 @@ class TestStreaming:
         assert [event["__typename"] for event in again] == ["MessageCompleted"]
         assert again[0]["message"] == first[-1]["message"]
 
-    @pytest.mark.parametrize(("provider", "status"), [("OPENAI", 401), ("GEMINI", 400)])
+    @pytest.mark.parametrize(("provider", "status"), [("OPENAI", 401), ("GEMINI", 400), ("ANTHROPIC", 401)])
     async def test_provider_rejecting_the_key_fails_the_stream(
         self, api: GraphQLClient, upstream: FakeUpstream, provider: str, status: int
     ) -> None:
@@ -113,7 +113,7 @@ class TestStreaming:
         ]
         assert len(upstream.requests(rejected)) == 1
 
-    @pytest.mark.parametrize("provider", ["OPENAI", "GEMINI"])
+    @pytest.mark.parametrize("provider", ["OPENAI", "GEMINI", "ANTHROPIC"])
     async def test_provider_rejecting_the_model_fails_the_stream(self, api: GraphQLClient, provider: str) -> None:
         account, _ = await with_key(api, provider)
         sent = await send(api, account, provider, model=UNKNOWN_MODEL)
