@@ -1,20 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Self
+from typing import Self
 
 import strawberry
 from strawberry import relay
-from strawberry.types import Info
 
 from app.auth.models import User
-from app.context import Context
-from app.graphql.ids import load_nodes
+from app.graphql.nodes import LoadedNode
 
 
 @strawberry.type(name="User")
-class UserType(relay.Node):
+class UserType(LoadedNode):
+    loader = "users"
+
     id: relay.NodeID[str]
     email: str
     name: str | None
@@ -24,17 +23,6 @@ class UserType(relay.Node):
     @classmethod
     def from_model(cls, user: User) -> Self:
         return cls(id=str(user.id), email=user.email, name=user.name, avatar_url=None, created_at=user.created_at)
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls,
-        *,
-        info: Info[Context, Any],
-        node_ids: Iterable[str],
-        required: bool = False,  # noqa: ARG003
-    ) -> list[Self | None]:
-        rows = await load_nodes(info.context.loaders.users, node_ids)
-        return [cls.from_model(row) if row else None for row in rows]
 
 
 @strawberry.type(name="AuthPayload")

@@ -240,13 +240,15 @@ class RedisBroker:
             try:
                 if not subscribed or failures:
                     # (Re)subscribe everything wanted: redis-py restores what it had confirmed, but a
-                    # SUBSCRIBE that failed while Redis was down is not among those.
-                    await self._pubsub.subscribe(CONTROL_CHANNEL, *self._subscribers)
+                    # SUBSCRIBE that failed while Redis was down is not among those. Under the lock:
+                    # two SUBSCRIBEs racing on a fresh PubSub would each open a connection.
+                    async with self._lock:
+                        await self._pubsub.subscribe(CONTROL_CHANNEL, *self._subscribers)
                     subscribed = True
                 message = await self._pubsub.get_message(ignore_subscribe_messages=False, timeout=1.0)
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError) as error:
+            except (RedisError, OSError, RuntimeError) as error:  # RuntimeError: redis-py has no connection yet
                 if failures == 0:
                     logger.warning("redis broker: pub/sub connection lost (%s); reconnecting", type(error).__name__)
                 failures += 1

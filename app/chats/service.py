@@ -288,22 +288,16 @@ async def add_exchange(
         status=MessageStatus.COMPLETE,
         chunk_count=0,
     )
-    assistant_message = Message(
-        id=uuid.uuid4(),
-        chat_id=chat.id,
-        owner_id=owner_id,
+    assistant_message = _pending_answer(
+        chat.id,
+        owner_id,
         parent_id=user_message.id,
-        role=Role.ASSISTANT,
-        content="",
-        status=MessageStatus.PENDING,
         provider=provider,
         model=model_name,
         api_key_id=api_key_id,
         temperature=temperature,
         max_tokens=max_tokens,
-        chunk_count=0,
-        lease_owner=lease.owner,
-        lease_expires_at=lease.expires_at,
+        lease=lease,
     )
     # One flush: rows of one table are inserted in the order they were added (the answer's parent first).
     session.add_all([user_message, assistant_message])
@@ -348,6 +342,37 @@ async def conversation_for(session: AsyncSession, message: Message) -> Conversat
     return Conversation(system_prompt=chat.system_prompt, turns=turns)
 
 
+def _pending_answer(
+    chat_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    *,
+    parent_id: uuid.UUID,
+    provider: ProviderKind,
+    model: str,
+    api_key_id: uuid.UUID | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    lease: Lease,
+) -> Message:
+    return Message(
+        id=uuid.uuid4(),
+        chat_id=chat_id,
+        owner_id=owner_id,
+        parent_id=parent_id,
+        role=Role.ASSISTANT,
+        content="",
+        status=MessageStatus.PENDING,
+        provider=provider,
+        model=model,
+        api_key_id=api_key_id,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        chunk_count=0,
+        lease_owner=lease.owner,
+        lease_expires_at=lease.expires_at,
+    )
+
+
 async def add_regeneration(
     session: AsyncSession, *, owner_id: uuid.UUID, message_id: uuid.UUID, lease: Lease
 ) -> tuple[Chat, Message]:
@@ -371,22 +396,16 @@ async def add_regeneration(
     model = template.model if template else chat.model
     if provider is None or model is None:
         raise BadUserInput("The chat has no provider and model to answer with.", field="id")
-    answer = Message(
-        id=uuid.uuid4(),
-        chat_id=chat.id,
-        owner_id=owner_id,
+    answer = _pending_answer(
+        chat.id,
+        owner_id,
         parent_id=parent.id,
-        role=Role.ASSISTANT,
-        content="",
-        status=MessageStatus.PENDING,
         provider=provider,
         model=model,
+        lease=lease,
         api_key_id=template.api_key_id if template else None,
         temperature=template.temperature if template else None,
         max_tokens=template.max_tokens if template else None,
-        chunk_count=0,
-        lease_owner=lease.owner,
-        lease_expires_at=lease.expires_at,
     )
     session.add(answer)
     await session.flush()

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Self
 
@@ -13,7 +12,7 @@ from app.chats import service
 from app.chats.models import Chat, Message, MessageStatus, Role
 from app.context import Context
 from app.errors import NotFound
-from app.graphql.ids import load_nodes
+from app.graphql.nodes import LoadedNode
 from app.providers.base import ProviderKind
 
 strawberry.enum(Role, name="Role")
@@ -27,7 +26,9 @@ class UsageType:
 
 
 @strawberry.type(name="Message")
-class MessageType(relay.Node):
+class MessageType(LoadedNode):
+    loader = "messages"
+
     id: relay.NodeID[str]
     parent_id: relay.GlobalID | None
     role: Role
@@ -66,20 +67,11 @@ class MessageType(relay.Node):
             chat_id=message.chat_id,
         )
 
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls,
-        *,
-        info: Info[Context, Any],
-        node_ids: Iterable[str],
-        required: bool = False,  # noqa: ARG003
-    ) -> list[Self | None]:
-        rows = await load_nodes(info.context.loaders.messages, node_ids)
-        return [cls.from_model(row) if row else None for row in rows]
-
 
 @strawberry.type(name="Chat")
-class ChatType(relay.Node):
+class ChatType(LoadedNode):
+    loader = "chats"
+
     id: relay.NodeID[str]
     title: str
     system_prompt: str | None
@@ -111,17 +103,6 @@ class ChatType(relay.Node):
             updated_at=chat.updated_at,
             row=chat,
         )
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls,
-        *,
-        info: Info[Context, Any],
-        node_ids: Iterable[str],
-        required: bool = False,  # noqa: ARG003
-    ) -> list[Self | None]:
-        rows = await load_nodes(info.context.loaders.chats, node_ids)
-        return [cls.from_model(row) if row else None for row in rows]
 
 
 @strawberry.type(name="ChatConnection")

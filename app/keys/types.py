@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Self
+from typing import Self
 
 import strawberry
 from strawberry import relay
-from strawberry.types import Info
 
-from app.context import Context
-from app.graphql.ids import load_nodes
+from app.graphql.nodes import LoadedNode
 from app.keys.models import ApiKey
 from app.providers.base import ModelInfo, ProviderKind
 from app.providers.catalog import builtin_models
@@ -51,7 +48,9 @@ class ProviderType:
 
 
 @strawberry.type(name="ApiKey")
-class ApiKeyType(relay.Node):
+class ApiKeyType(LoadedNode):
+    loader = "api_keys"
+
     id: relay.NodeID[str]
     provider: ProviderKind
     label: str | None
@@ -75,14 +74,3 @@ class ApiKeyType(relay.Node):
             created_at=api_key.created_at,
             last_used_at=api_key.last_used_at,
         )
-
-    @classmethod
-    async def resolve_nodes(  # type: ignore[override]
-        cls,
-        *,
-        info: Info[Context, Any],
-        node_ids: Iterable[str],
-        required: bool = False,  # noqa: ARG003
-    ) -> list[Self | None]:
-        rows = await load_nodes(info.context.loaders.api_keys, node_ids)
-        return [cls.from_model(row) if row else None for row in rows]

@@ -20,6 +20,7 @@ from app.providers.base import (
     TextChunk,
     UsageReport,
     failure_for_status,
+    retry_after_seconds,
 )
 from app.providers.catalog import describe_model
 from app.providers.http import ProviderHttp
@@ -29,18 +30,10 @@ from app.providers.sse import sse_data
 DEFAULT_MAX_TOKENS = 8192
 
 
-def _retry_after(headers: httpx2.Headers) -> float | None:
-    value = headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def translate_error(error: Exception) -> ProviderFailure:
     if isinstance(error, anthropic.APIStatusError):
         # 529 is Anthropic's "overloaded": a server-side condition worth retrying like a 503.
-        return failure_for_status(error.status_code, _retry_after(error.response.headers))
+        return failure_for_status(error.status_code, retry_after_seconds(error.response.headers.get("retry-after")))
     if isinstance(error, anthropic.APITimeoutError):
         return ProviderFailure(FailureKind.TIMEOUT)
     if isinstance(error, anthropic.APIConnectionError):

@@ -103,6 +103,14 @@ class ProviderFailure(Exception):
         }
 
 
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (the HTTP-date form is not used by these providers)."""
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 def failure_for_status(status: int, retry_after: float | None = None) -> ProviderFailure:
     if status == 401:
         kind = FailureKind.AUTHENTICATION

@@ -20,23 +20,16 @@ from app.providers.base import (
     TextChunk,
     UsageReport,
     failure_for_status,
+    retry_after_seconds,
 )
 from app.providers.catalog import describe_model
 from app.providers.http import ProviderHttp
 from app.providers.sse import sse_data
 
 
-def _retry_after(headers: httpx2.Headers) -> float | None:
-    value = headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def translate_error(error: Exception) -> ProviderFailure:
     if isinstance(error, openai.APIStatusError):
-        return failure_for_status(error.status_code, _retry_after(error.response.headers))
+        return failure_for_status(error.status_code, retry_after_seconds(error.response.headers.get("retry-after")))
     if isinstance(error, openai.APITimeoutError):
         return ProviderFailure(FailureKind.TIMEOUT)
     if isinstance(error, openai.APIConnectionError):
