@@ -47,7 +47,7 @@ class Infra:
             settings.require_master_key(), *(key.get_secret_value() for key in settings.master_key_previous)
         )
         broker = build_broker(redis)
-        provider_http = ProviderHttp()
+        provider_http = ProviderHttp(allow_private_endpoints=settings.allow_private_endpoints)
         return cls(
             settings=settings,
             db=db,

@@ -113,6 +113,9 @@ async def client_b(server_b: ServerProcess) -> AsyncIterator[GraphQLClient]:
         yield GraphQLClient(http, server_b.graphql_url, server_b.ws_url)
 
 
+StartServer = Callable[..., ServerProcess]
+
+
 @pytest.fixture
 def start_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start app servers of the test's own (PostgreSQL + Redis unless overridden); all stop at the end."""

@@ -157,7 +157,7 @@ class Generations:
                 if message.api_key_id is None or message.provider is None or not message.model:
                     raise _KeyGone
                 try:
-                    api_key = await keys_service.reveal_api_key(
+                    credentials = await keys_service.reveal_credentials(
                         session, self._vault, owner_id=message.owner_id, key_id=message.api_key_id
                     )
                 except NotFound:
@@ -171,7 +171,13 @@ class Generations:
                 temperature=message.temperature,
                 max_tokens=message.max_tokens,
             )
-            provider = build_provider(self._settings, self._http, message.provider, api_key=api_key)
+            provider = build_provider(
+                self._settings,
+                self._http,
+                message.provider,
+                api_key=credentials.secret,
+                base_url=credentials.base_url,
+            )
             try:
                 await self._stream_with_retries(message_id, provider, request, progress)
             finally:

@@ -39,6 +39,7 @@ class KeysMutation:
                 key=key,
                 base_url=base_url,
                 label=label,
+                allow_private=infra.settings.allow_private_endpoints,
             )
         return ApiKeyType.from_model(api_key)
 

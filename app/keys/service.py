@@ -10,7 +10,6 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +17,7 @@ from app.db import utcnow
 from app.errors import BadUserInput, NotFound
 from app.keys import crypto, repository
 from app.keys.models import ApiKey
+from app.providers import ssrf
 from app.providers.base import ProviderKind
 
 MAX_KEY_BYTES = 4096
@@ -76,7 +76,7 @@ def _clean_label(label: str | None) -> str | None:
     return cleaned or None
 
 
-def _clean_base_url(provider: ProviderKind, base_url: str | None) -> str | None:
+async def _clean_base_url(provider: ProviderKind, base_url: str | None, *, allow_private: bool) -> str | None:
     base_url = base_url.strip() if base_url else None
     if provider is not ProviderKind.OPENAI_COMPATIBLE:
         if base_url:
@@ -86,11 +86,16 @@ def _clean_base_url(provider: ProviderKind, base_url: str | None) -> str | None:
         raise BadUserInput("An OPENAI_COMPATIBLE key needs the server's baseUrl.", field="baseUrl")
     if len(base_url) > MAX_BASE_URL_LENGTH:
         raise BadUserInput("baseUrl is too long.", field="baseUrl")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadUserInput("baseUrl must be an http:// or https:// URL.", field="baseUrl")
-    if parts.username or parts.password:
-        raise BadUserInput("baseUrl must not carry credentials; put the key in `key`.", field="baseUrl")
+    try:
+        host, port = ssrf.check_url_shape(base_url)
+    except ValueError as error:
+        raise BadUserInput(f"baseUrl {error}.", field="baseUrl") from None
+    try:
+        # Checked again at every connection (see app.providers.ssrf); this gives the user an answer now.
+        await ssrf.allowed_addresses(host, port, allow_private=allow_private, resolver=ssrf.system_resolver)
+    except ssrf.ForbiddenEndpoint as error:
+        hint = "" if allow_private else " (a server on your own network needs ALLOW_PRIVATE_ENDPOINTS=true)"
+        raise BadUserInput(f"baseUrl cannot be used: {error}{hint}.", field="baseUrl") from None
     return base_url.rstrip("/")
 
 
@@ -125,11 +130,12 @@ async def set_api_key(
     key: str,
     base_url: str | None,
     label: str | None,
+    allow_private: bool = False,
 ) -> ApiKey:
     """Store a key; the same provider, label and base URL again replaces the stored secret."""
     secret = _clean_key(key)
     cleaned_label = _clean_label(label)
-    cleaned_url = _clean_base_url(provider, base_url)
+    cleaned_url = await _clean_base_url(provider, base_url, allow_private=allow_private)
     api_key = await repository.find_same_slot(
         session, owner_id=owner_id, provider=provider, label=cleaned_label, base_url=cleaned_url
     )
@@ -166,10 +172,26 @@ async def delete_api_key(session: AsyncSession, *, owner_id: uuid.UUID, key_id: 
         raise NotFound("API key not found.")
 
 
-async def reveal_api_key(session: AsyncSession, vault: Vault, *, owner_id: uuid.UUID, key_id: uuid.UUID) -> str:
-    """The plaintext key, for the provider call that needs it. Raises DecryptionError when tampered."""
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    secret: str = field(repr=False)
+    base_url: str | None
+
+
+async def reveal_credentials(
+    session: AsyncSession, vault: Vault, *, owner_id: uuid.UUID, key_id: uuid.UUID
+) -> Credentials:
+    """The plaintext key (and its endpoint), for the provider call that needs it.
+
+    Raises DecryptionError when the stored envelope was tampered with or moved.
+    """
     api_key = await get_api_key(session, owner_id=owner_id, key_id=key_id)
-    return crypto.open_envelope(vault.keyring, _stored_envelope(api_key), _aad(api_key)).decode()
+    secret = crypto.open_envelope(vault.keyring, _stored_envelope(api_key), _aad(api_key)).decode()
+    return Credentials(secret=secret, base_url=api_key.base_url)
+
+
+async def reveal_api_key(session: AsyncSession, vault: Vault, *, owner_id: uuid.UUID, key_id: uuid.UUID) -> str:
+    return (await reveal_credentials(session, vault, owner_id=owner_id, key_id=key_id)).secret
 
 
 async def rotate_master_key(session: AsyncSession, vault: Vault, new_master: crypto.MasterKey) -> int:

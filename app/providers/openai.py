@@ -23,7 +23,6 @@ from app.providers.base import (
     retry_after_seconds,
 )
 from app.providers.catalog import describe_model
-from app.providers.http import ProviderHttp
 from app.providers.sse import sse_data
 
 
@@ -59,9 +58,11 @@ def _read_chunk(chunk: dict[str, Any]) -> tuple[list[StreamItem], bool]:
 
 
 class OpenAIProvider:
-    def __init__(self, http: ProviderHttp, *, api_key: str, base_url: str | None, compatible: bool = False) -> None:
+    def __init__(
+        self, http_client: httpx2.AsyncClient, *, api_key: str, base_url: str | None, compatible: bool = False
+    ) -> None:
         # A client per key and request over a shared pool: no process-wide configuration, so keys never mix.
-        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, http_client=http.async_client)
+        self._client = AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, http_client=http_client)
         self._compatible = compatible
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamItem]:

@@ -470,6 +470,8 @@ def _openai_error(status: int, message: str, code: str, retry_after: float | Non
         status, "server_error"
     )
     headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
+    if 300 <= status < 400:
+        headers["location"] = "http://127.0.0.1:9/elsewhere"  # where a client that follows would go
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
     return JSONResponse(body, status_code=status, headers=headers)
 

@@ -56,13 +56,22 @@ class TestSetApiKey:
         labels = [key["label"] for key in (await client.data(API_KEYS, token=account.token))["apiKeys"]]
         assert sorted(labels) == ["personal", "work"]
 
-    async def test_openai_compatible_key_keeps_its_base_url(self, client: GraphQLClient) -> None:
+    async def test_openai_compatible_key_on_a_private_address_is_refused_by_default(
+        self, client: GraphQLClient
+    ) -> None:
         account = await client.sign_up()
-        stored = await set_key(
-            client, account, provider="OPENAI_COMPATIBLE", key="ollama-local-key", baseUrl="http://localhost:11434/v1/"
-        )
-        assert stored["baseUrl"] == "http://localhost:11434/v1"
-        assert stored["models"] == []
+        for url in (
+            "http://localhost:11434/v1",
+            "http://10.1.2.3/v1",
+            "http://169.254.169.254/latest",
+            "http://[::1]:8000",
+        ):
+            body = await client.execute(
+                SET_KEY, {"provider": "OPENAI_COMPATIBLE", "key": "local-key", "baseUrl": url}, token=account.token
+            )
+            assert error_codes(body) == ["BAD_USER_INPUT"], url
+            assert "ALLOW_PRIVATE_ENDPOINTS" in body["errors"][0]["message"]
+        assert await client.data(API_KEYS, token=account.token) == {"apiKeys": []}
 
     async def test_providers_report_configured(self, client: GraphQLClient) -> None:
         account = await client.sign_up()
