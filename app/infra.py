@@ -14,7 +14,8 @@ from app.broker.factory import build_broker
 from app.config import Settings
 from app.db import Database
 from app.generation.runner import Generations
-from app.keys.service import Vault
+from app.keys.service import ProviderAccess, Vault
+from app.providers.catalog import CatalogCache
 from app.providers.http import ProviderHttp
 
 
@@ -27,6 +28,7 @@ class Infra:
     redis: Redis | None
     broker: Broker
     provider_http: ProviderHttp
+    provider_access: ProviderAccess
     generations: Generations
 
     @classmethod
@@ -56,6 +58,7 @@ class Infra:
             redis=redis,
             broker=broker,
             provider_http=provider_http,
+            provider_access=ProviderAccess(settings=settings, http=provider_http, catalogs=CatalogCache(redis)),
             generations=Generations(db=db, broker=broker, vault=vault, settings=settings, http=provider_http),
         )
 

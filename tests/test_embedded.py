@@ -13,9 +13,9 @@ from tests.servers import ServerProcess
 
 
 @pytest.fixture(scope="module")
-def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def embedded_server(upstream_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     workdir = tmp_path_factory.mktemp("embedded")
-    process = ServerProcess({}, cwd=workdir, log_path=workdir / "server.log")
+    process = ServerProcess(upstream_env, cwd=workdir, log_path=workdir / "server.log")
     yield process
     process.stop()
 

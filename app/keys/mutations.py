@@ -30,17 +30,19 @@ class KeysMutation:
     ) -> ApiKeyType:
         identity = require_identity(info)
         infra = info.context.infra
+        # Checked with the provider before the transaction: no database session waits on an HTTP call.
+        new_key = await service.prepare_key(
+            provider=provider,
+            key=key,
+            base_url=base_url,
+            label=label,
+            allow_private=infra.settings.allow_private_endpoints,
+            access=infra.provider_access,
+        )
         async with infra.db.transaction() as session:
-            api_key = await service.set_api_key(
-                session,
-                infra.vault,
-                owner_id=identity.user_id,
-                provider=provider,
-                key=key,
-                base_url=base_url,
-                label=label,
-                allow_private=infra.settings.allow_private_endpoints,
-            )
+            api_key = await service.store_key(session, infra.vault, owner_id=identity.user_id, new_key=new_key)
+        if new_key.models is not None:
+            await service.remember_models(infra.provider_access, api_key, new_key.models)
         return ApiKeyType.from_model(api_key)
 
     @strawberry.mutation(permission_classes=[IsAuthenticated], description="Delete one of your keys.")

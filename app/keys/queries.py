@@ -8,8 +8,9 @@ from strawberry.types import Info
 from app.context import Context
 from app.graphql.permissions import IsAuthenticated, require_identity
 from app.keys import service
+from app.keys.models import ApiKey
 from app.keys.types import ApiKeyType, ProviderType
-from app.providers.base import PROVIDER_NAMES
+from app.providers.base import PROVIDER_NAMES, ProviderKind
 
 
 @strawberry.type
@@ -23,11 +24,13 @@ class KeysQuery:
 
     @strawberry.field(description="Every supported provider; `configured` when the signed-in user has a key for it.")
     async def providers(self, info: Info[Context, Any]) -> list[ProviderType]:
-        configured: set[object] = set()
+        first_keys: dict[ProviderKind, ApiKey] = {}
         if info.context.identity is not None:
             async with info.context.db.read() as session:
                 keys = await service.list_api_keys(session, owner_id=info.context.identity.user_id)
-            configured = {key.provider for key in keys}
+            for key in keys:
+                first_keys.setdefault(key.provider, key)
         return [
-            ProviderType(kind=kind, name=name, configured=kind in configured) for kind, name in PROVIDER_NAMES.items()
+            ProviderType(kind=kind, name=name, configured=kind in first_keys, first_key=first_keys.get(kind))
+            for kind, name in PROVIDER_NAMES.items()
         ]

@@ -6,6 +6,7 @@ one provider call that needs it. It is never logged and never part of an error.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Sequence
@@ -13,13 +14,18 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.config import Settings
 from app.db import utcnow
 from app.errors import BadUserInput, NotFound
 from app.keys import crypto, repository
 from app.keys.models import ApiKey
 from app.providers import ssrf
-from app.providers.base import ProviderKind
+from app.providers.base import FailureKind, ModelInfo, ProviderFailure, ProviderKind
+from app.providers.catalog import CatalogCache, builtin_models
+from app.providers.factory import build_provider
+from app.providers.http import ProviderHttp
 
+logger = logging.getLogger(__name__)
 MAX_KEY_BYTES = 4096
 MAX_LABEL_LENGTH = 100
 MAX_BASE_URL_LENGTH = 2048
@@ -121,6 +127,81 @@ def _stored_envelope(api_key: ApiKey) -> crypto.Envelope:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderAccess:
+    """What talking to providers takes: endpoints, shared pools, the model-list cache."""
+
+    settings: Settings
+    http: ProviderHttp
+    catalogs: CatalogCache
+
+
+@dataclass(frozen=True, slots=True)
+class NewKey:
+    """A key checked and ready to store (and the models the provider listed for it, when asked)."""
+
+    provider: ProviderKind
+    secret: str = field(repr=False)
+    base_url: str | None
+    label: str | None
+    models: list[ModelInfo] | None = None
+
+
+async def prepare_key(
+    *,
+    provider: ProviderKind,
+    key: str,
+    base_url: str | None,
+    label: str | None,
+    allow_private: bool,
+    access: ProviderAccess | None,
+) -> NewKey:
+    """Validate a key and, with ``access``, check it once against the provider (outside any transaction).
+
+    A key the provider rejects is BAD_USER_INPUT; a provider that cannot be reached does not block storing.
+    """
+    new_key = NewKey(
+        provider=provider,
+        secret=_clean_key(key),
+        base_url=await _clean_base_url(provider, base_url, allow_private=allow_private),
+        label=_clean_label(label),
+    )
+    if access is None:
+        return new_key
+    client = build_provider(access.settings, access.http, provider, api_key=new_key.secret, base_url=new_key.base_url)
+    try:
+        models = await client.list_models()
+    except ProviderFailure as failure:
+        if failure.kind in (FailureKind.AUTHENTICATION, FailureKind.PERMISSION):
+            raise BadUserInput(f"The provider rejected this key ({failure.message})", field="key") from None
+        logger.info("key check skipped: %s", failure.kind.name)  # unreachable now; it may work later
+        return new_key
+    finally:
+        await client.aclose()
+    return NewKey(provider, new_key.secret, new_key.base_url, new_key.label, models)
+
+
+async def store_key(session: AsyncSession, vault: Vault, *, owner_id: uuid.UUID, new_key: NewKey) -> ApiKey:
+    """Store a key; the same provider, label and base URL again replaces the stored secret."""
+    api_key = await repository.find_same_slot(
+        session, owner_id=owner_id, provider=new_key.provider, label=new_key.label, base_url=new_key.base_url
+    )
+    if api_key is None:
+        api_key = ApiKey(
+            id=uuid.uuid4(),
+            owner_id=owner_id,
+            provider=new_key.provider,
+            label=new_key.label,
+            base_url=new_key.base_url,
+        )
+        session.add(api_key)
+    api_key.updated_at = utcnow()
+    api_key.hint = mask_key(new_key.secret)
+    _store_envelope(api_key, crypto.seal(vault.current, new_key.secret.encode(), _aad(api_key)))
+    await session.flush()
+    return api_key
+
+
 async def set_api_key(
     session: AsyncSession,
     vault: Vault,
@@ -132,24 +213,40 @@ async def set_api_key(
     label: str | None,
     allow_private: bool = False,
 ) -> ApiKey:
-    """Store a key; the same provider, label and base URL again replaces the stored secret."""
-    secret = _clean_key(key)
-    cleaned_label = _clean_label(label)
-    cleaned_url = await _clean_base_url(provider, base_url, allow_private=allow_private)
-    api_key = await repository.find_same_slot(
-        session, owner_id=owner_id, provider=provider, label=cleaned_label, base_url=cleaned_url
+    """prepare_key (without asking the provider) and store_key, in one go."""
+    new_key = await prepare_key(
+        provider=provider, key=key, base_url=base_url, label=label, allow_private=allow_private, access=None
     )
-    if api_key is None:
-        api_key = ApiKey(
-            id=uuid.uuid4(), owner_id=owner_id, provider=provider, label=cleaned_label, base_url=cleaned_url
+    return await store_key(session, vault, owner_id=owner_id, new_key=new_key)
+
+
+def _catalog_key(api_key: ApiKey) -> str:
+    return f"{api_key.id}:{api_key.updated_at.timestamp()}"
+
+
+async def remember_models(access: ProviderAccess, api_key: ApiKey, models: list[ModelInfo]) -> None:
+    await access.catalogs.put(_catalog_key(api_key), models)
+
+
+async def models_for_key(vault: Vault, access: ProviderAccess, api_key: ApiKey) -> list[ModelInfo]:
+    """The models this key can use: the provider's own list (cached ~10 min), else the built-in one."""
+    cached = await access.catalogs.get(_catalog_key(api_key))
+    if cached is not None:
+        return cached
+    try:
+        secret = crypto.open_envelope(vault.keyring, _stored_envelope(api_key), _aad(api_key)).decode()
+        client = build_provider(
+            access.settings, access.http, api_key.provider, api_key=secret, base_url=api_key.base_url
         )
-        session.add(api_key)
-    else:
-        api_key.updated_at = utcnow()
-    api_key.hint = mask_key(secret)
-    _store_envelope(api_key, crypto.seal(vault.current, secret.encode(), _aad(api_key)))
-    await session.flush()
-    return api_key
+        try:
+            models = await client.list_models()
+        finally:
+            await client.aclose()
+    except (ProviderFailure, crypto.DecryptionError, ValueError) as error:
+        logger.info("model list for key %s unavailable (%s); built-in list", api_key.id, type(error).__name__)
+        return builtin_models(api_key.provider)
+    await access.catalogs.put(_catalog_key(api_key), models)
+    return models
 
 
 async def list_api_keys(session: AsyncSession, *, owner_id: uuid.UUID) -> Sequence[ApiKey]:

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 import strawberry
 from strawberry import relay
+from strawberry.types import Info
 
+from app.context import Context
 from app.graphql.nodes import LoadedNode
+from app.keys import service
 from app.keys.models import ApiKey
 from app.providers.base import ModelInfo, ProviderKind
 from app.providers.catalog import builtin_models
@@ -32,8 +35,14 @@ class ModelType:
         )
 
 
-def models_of(kind: ProviderKind) -> list[ModelType]:
-    return [ModelType.from_info(model) for model in builtin_models(kind)]
+async def models_of(info: Info[Context, Any], kind: ProviderKind, api_key: ApiKey | None) -> list[ModelType]:
+    """The key's own model list (live, cached), or the built-in list when there is no key."""
+    if api_key is None:
+        models = builtin_models(kind)
+    else:
+        infra = info.context.infra
+        models = await service.models_for_key(infra.vault, infra.provider_access, api_key)
+    return [ModelType.from_info(model) for model in models]
 
 
 @strawberry.type(name="Provider")
@@ -41,10 +50,11 @@ class ProviderType:
     kind: ProviderKind
     name: str
     configured: bool = strawberry.field(description="Whether the signed-in user has stored a key for it.")
+    first_key: strawberry.Private[ApiKey | None] = None
 
-    @strawberry.field
-    def models(self) -> list[ModelType]:
-        return models_of(self.kind)
+    @strawberry.field(description="What your key for it can use (the built-in list when you have none).")
+    async def models(self, info: Info[Context, Any]) -> list[ModelType]:
+        return await models_of(info, self.kind, self.first_key)
 
 
 @strawberry.type(name="ApiKey")
@@ -59,9 +69,11 @@ class ApiKeyType(LoadedNode):
     created_at: datetime
     last_used_at: datetime | None
 
-    @strawberry.field
-    def models(self) -> list[ModelType]:
-        return models_of(self.provider)
+    row: strawberry.Private[ApiKey]
+
+    @strawberry.field(description="The models this key can use, as the provider lists them (cached ~10 min).")
+    async def models(self, info: Info[Context, Any]) -> list[ModelType]:
+        return await models_of(info, self.provider, self.row)
 
     @classmethod
     def from_model(cls, api_key: ApiKey) -> Self:
@@ -73,4 +85,5 @@ class ApiKeyType(LoadedNode):
             hint=api_key.hint,
             created_at=api_key.created_at,
             last_used_at=api_key.last_used_at,
+            row=api_key,
         )

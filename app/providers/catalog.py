@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
+import time
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
 from app.providers.base import ModelInfo, ProviderKind
 
 BUILTIN_MODELS: dict[ProviderKind, tuple[ModelInfo, ...]] = {
@@ -37,3 +45,39 @@ _KNOWN = {model.id: model for models in BUILTIN_MODELS.values() for model in mod
 def describe_model(model_id: str) -> ModelInfo:
     """What we know of a model a provider listed; unknown ones get only their id."""
     return _KNOWN.get(model_id) or ModelInfo(model_id)
+
+
+class CatalogCache:
+    """Model lists per stored key, for about ten minutes: in Redis when configured, else in memory.
+
+    Keyed by the key's record id and version, never by key material.
+    """
+
+    TTL_SECONDS = 600
+
+    def __init__(self, redis: Redis | None) -> None:
+        self._redis = redis
+        self._memory: dict[str, tuple[float, list[ModelInfo]]] = {}
+
+    async def get(self, cache_key: str) -> list[ModelInfo] | None:
+        if self._redis is not None:
+            try:
+                raw = await self._redis.get(f"catalog:{cache_key}")
+            except (RedisError, OSError):
+                return None
+            return [ModelInfo(**item) for item in json.loads(raw)] if raw is not None else None
+        entry = self._memory.get(cache_key)
+        if entry is None or entry[0] < time.monotonic():
+            self._memory.pop(cache_key, None)
+            return None
+        return entry[1]
+
+    async def put(self, cache_key: str, models: list[ModelInfo]) -> None:
+        if self._redis is not None:
+            payload = json.dumps([dataclasses.asdict(model) for model in models])
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.set(f"catalog:{cache_key}", payload, ex=self.TTL_SECONDS)
+            return
+        if len(self._memory) > 10_000:
+            self._memory.clear()
+        self._memory[cache_key] = (time.monotonic() + self.TTL_SECONDS, models)

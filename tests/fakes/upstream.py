@@ -29,7 +29,9 @@ OPENAI_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1")
 GEMINI_MODELS = ("gemini-2.0-flash", "gemini-2.5-pro")
 ANTHROPIC_MODELS = ("claude-3-5-haiku-latest", "claude-sonnet-4-5")
 UNKNOWN_MODEL = "no-such-model"
-REJECTED_KEY_PREFIX = "rejected-"
+REJECTED_KEY_PREFIX = "rejected-"  # refused everywhere
+REVOKED_KEY_PREFIX = "revoked-"  # lists models (it was fine when stored) but is refused when chatting
+UNLISTED_KEY_PREFIX = "nolist-"  # the model list fails with a 500
 
 
 @dataclass
@@ -69,7 +71,8 @@ class FakeUpstream:
         self._scripts: dict[str, deque[Script]] = defaultdict(deque)
         self._requests: list[Recorded] = []
         self._emitted: dict[str, list[float]] = defaultdict(list)  # monotonic send time of each chunk, per key
-        self._aborted: set[str] = set()  # keys whose stream the client closed before its end
+        self._aborted: set[str] = set()
+        self._listings: dict[str, int] = {}  # keys whose stream the client closed before its end
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -104,6 +107,18 @@ class FakeUpstream:
             with self._lock:
                 self._aborted.add(api_key)
             raise
+
+    def model_listings(self, api_key: str) -> int:
+        """How many times the model list was asked for with this key."""
+        with self._lock:
+            return self._listings.get(api_key, 0)
+
+    def _listing_failure(self, api_key: str) -> Response | None:
+        with self._lock:
+            self._listings[api_key] = self._listings.get(api_key, 0) + 1
+        if api_key.startswith(UNLISTED_KEY_PREFIX):
+            return JSONResponse({"error": {"message": "listing is down", "type": "server_error"}}, status_code=500)
+        return None
 
     def emitted(self, api_key: str) -> list[float]:
         with self._lock:
@@ -184,7 +199,7 @@ class FakeUpstream:
                 body=body,
             )
         )
-        if api_key.startswith(REJECTED_KEY_PREFIX):
+        if api_key.startswith((REJECTED_KEY_PREFIX, REVOKED_KEY_PREFIX)):
             return _openai_error(401, f"Incorrect API key provided: {api_key}.", "invalid_api_key")
         if body.get("model") == UNKNOWN_MODEL:
             return _openai_error(404, f"The model `{UNKNOWN_MODEL}` does not exist.", "model_not_found")
@@ -239,6 +254,8 @@ class FakeUpstream:
 
     async def _openai_models(self, request: Request) -> Response:
         api_key = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if failure := self._listing_failure(api_key):
+            return failure
         if api_key.startswith(REJECTED_KEY_PREFIX):
             return _openai_error(401, "Incorrect API key provided.", "invalid_api_key")
         data = [
@@ -278,7 +295,7 @@ class FakeUpstream:
         )
         if "anthropic-version" not in request.headers:
             return _anthropic_error(400, "anthropic-version header is required", "invalid_request_error")
-        if api_key.startswith(REJECTED_KEY_PREFIX):
+        if api_key.startswith((REJECTED_KEY_PREFIX, REVOKED_KEY_PREFIX)):
             return _anthropic_error(401, "invalid x-api-key", "authentication_error")
         if body.get("model") == UNKNOWN_MODEL:
             return _anthropic_error(404, f"model: {UNKNOWN_MODEL}", "not_found_error")
@@ -328,6 +345,8 @@ class FakeUpstream:
         return StreamingResponse(self._tracked(api_key, events()), media_type="text/event-stream")
 
     async def _anthropic_models(self, request: Request) -> Response:
+        if failure := self._listing_failure(_anthropic_key(request)):
+            return failure
         if _anthropic_key(request).startswith(REJECTED_KEY_PREFIX):
             return _anthropic_error(401, "invalid x-api-key", "authentication_error")
         data = [
@@ -371,7 +390,7 @@ class FakeUpstream:
         )
         if method != "streamGenerateContent":
             return _gemini_error(404, f"Method {method} is not scripted.", "NOT_FOUND")
-        if api_key.startswith(REJECTED_KEY_PREFIX):
+        if api_key.startswith((REJECTED_KEY_PREFIX, REVOKED_KEY_PREFIX)):
             return _gemini_error(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT")
         if model == UNKNOWN_MODEL:
             return _gemini_error(404, f"models/{model} is not found for API version v1beta.", "NOT_FOUND")
@@ -415,6 +434,8 @@ class FakeUpstream:
 
     async def _gemini_models(self, request: Request) -> Response:
         api_key = request.headers.get("x-goog-api-key", "")
+        if failure := self._listing_failure(api_key):
+            return failure
         if api_key.startswith(REJECTED_KEY_PREFIX):
             return _gemini_error(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT")
         models = [

@@ -94,7 +94,7 @@ class TestStreaming:
         self, api: GraphQLClient, upstream: FakeUpstream, provider: str, status: int
     ) -> None:
         account = await api.sign_up()
-        rejected = f"rejected-{uuid.uuid4().hex}"
+        rejected = f"revoked-{uuid.uuid4().hex}"
         await api.data(SET_KEY, {"p": provider, "k": rejected}, token=account.token)
         sent = await send(api, account, provider)
         events = await follow_stream(api.ws_url, account.token, sent["assistantMessage"]["id"])
