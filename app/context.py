@@ -14,8 +14,8 @@ from strawberry.dataloader import DataLoader
 from app.auth.loaders import users_loader
 from app.auth.models import User
 from app.auth.service import Identity
-from app.chats.loaders import chats_loader, messages_loader
-from app.chats.models import Chat, Message
+from app.chats.loaders import attachments_loader, chats_loader, message_attachments_loader, messages_loader
+from app.chats.models import Attachment, Chat, Message
 from app.db import Database
 from app.infra import Infra
 from app.keys.loaders import api_keys_loader
@@ -28,6 +28,8 @@ class Loaders:
     api_keys: DataLoader[uuid.UUID, ApiKey | None]
     chats: DataLoader[uuid.UUID, Chat | None]
     messages: DataLoader[uuid.UUID, Message | None]
+    attachments: DataLoader[uuid.UUID, Attachment | None]
+    message_attachments: DataLoader[uuid.UUID, list[Attachment]]
 
 
 def build_loaders(db: Database, user_id: uuid.UUID | None) -> Loaders:
@@ -36,6 +38,8 @@ def build_loaders(db: Database, user_id: uuid.UUID | None) -> Loaders:
         api_keys=api_keys_loader(db, user_id),
         chats=chats_loader(db, user_id),
         messages=messages_loader(db, user_id),
+        attachments=attachments_loader(db, user_id),
+        message_attachments=message_attachments_loader(db, user_id),
     )
 
 

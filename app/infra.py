@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from redis.asyncio import Redis
@@ -11,12 +13,18 @@ from app.auth.passwords import Passwords
 from app.auth.service import AuthConfig
 from app.broker.base import Broker
 from app.broker.factory import build_broker
+from app.chats import attachments
 from app.config import Settings
-from app.db import Database
+from app.db import Database, utcnow
 from app.generation.runner import Generations
 from app.keys.service import ProviderAccess, Vault
 from app.providers.catalog import CatalogCache
 from app.providers.http import ProviderHttp
+from app.storage import files
+from app.storage.base import Storage
+from app.storage.factory import build_storage
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -29,6 +37,8 @@ class Infra:
     broker: Broker
     provider_http: ProviderHttp
     provider_access: ProviderAccess
+    storage: Storage
+    _janitor: asyncio.Task[None] = field(init=False)
     generations: Generations
 
     @classmethod
@@ -50,6 +60,7 @@ class Infra:
         )
         broker = build_broker(redis)
         provider_http = ProviderHttp(allow_private_endpoints=settings.allow_private_endpoints)
+        storage = build_storage(settings)
         return cls(
             settings=settings,
             db=db,
@@ -59,18 +70,36 @@ class Infra:
             broker=broker,
             provider_http=provider_http,
             provider_access=ProviderAccess(settings=settings, http=provider_http, catalogs=CatalogCache(redis)),
-            generations=Generations(db=db, broker=broker, vault=vault, settings=settings, http=provider_http),
+            storage=storage,
+            generations=Generations(
+                db=db, broker=broker, vault=vault, settings=settings, http=provider_http, storage=storage
+            ),
         )
 
     async def start(self) -> None:
+        await self.storage.start()
+        self._janitor = asyncio.create_task(self._remove_unsent_files(), name="unsent-files")
         await self.broker.start()
         # The embedded default is one process: whatever a previous run left unfinished is dead now.
         await self.generations.start_background(sole_instance=self.settings.is_embedded)
 
+    async def _remove_unsent_files(self) -> None:
+        """Uploads never sent with a message go a day after upload (checked hourly, on every instance)."""
+        while True:
+            try:
+                async with self.db.transaction() as session:
+                    keys = await attachments.claim_unsent(session, older_than=utcnow() - attachments.UNSENT_LIFETIME)
+                await files.delete_objects(self.storage, keys)
+            except Exception:
+                logger.warning("removing unsent uploads failed", exc_info=True)
+            await asyncio.sleep(3600)
+
     async def close(self) -> None:
+        self._janitor.cancel()
         await self.generations.shutdown(grace=self.settings.shutdown_grace_seconds)
         await self.broker.close()
         await self.provider_http.aclose()
+        await self.storage.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()

@@ -28,6 +28,7 @@ from app.config import Settings, ensure_secrets
 from app.context import Context, build_loaders
 from app.infra import Infra
 from app.schema import schema
+from app.uploads import UploadLimit, download
 
 logger = logging.getLogger("app")
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -127,7 +128,11 @@ def create_app(settings: Settings) -> Starlette:
         schema,
         graphql_ide="graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        # Uploads authenticate by the Authorization header only (never cookies), so a cross-site form
+        # cannot upload in a user's name.
+        multipart_uploads_enabled=True,
     )
+    graphql_http = UploadLimit(graphql_app, max_bytes=settings.max_upload_bytes)
     middleware = []
     if settings.cors_origins:
         middleware.append(
@@ -139,7 +144,8 @@ def create_app(settings: Settings) -> Starlette:
             )
         )
     routes = [
-        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        Route("/graphql", graphql_http, methods=["GET", "POST"]),
+        Route("/files/{token}", download),
         WebSocketRoute("/graphql", graphql_app),
         Route("/healthz", healthz),
         Route("/readyz", readyz),

@@ -1,10 +1,10 @@
 """Every domain's ORM models, imported in one place for Alembic and the tests."""
 
 from app.auth.models import AuthSession, User
-from app.chats.models import Chat, Message
+from app.chats.models import Attachment, Chat, Message
 from app.db import Base
 from app.keys.models import ApiKey
 
 metadata = Base.metadata
 
-__all__ = ["ApiKey", "AuthSession", "Chat", "Message", "User", "metadata"]
+__all__ = ["ApiKey", "Attachment", "AuthSession", "Chat", "Message", "User", "metadata"]

@@ -16,6 +16,8 @@ class User(UUIDPrimaryKey, Timestamps, Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
+    avatar_key: Mapped[str | None] = mapped_column(String(300))
+    avatar_content_type: Mapped[str | None] = mapped_column(String(100))
 
 
 class AuthSession(UUIDPrimaryKey, Base):

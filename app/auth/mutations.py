@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import strawberry
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from app.auth import service
 from app.auth.types import AuthPayloadType, UserType
 from app.context import Context
+from app.errors import BadUserInput
 from app.graphql.permissions import IsAuthenticated, require_identity
+from app.storage import files
+
+AVATAR_MAX_BYTES = 2 * 1024 * 1024
 
 
 @strawberry.type
@@ -50,11 +56,33 @@ class AuthMutation:
         return True
 
     @strawberry.mutation(permission_classes=[IsAuthenticated], description="Update the profile; omitted fields stay.")
-    async def update_profile(self, info: Info[Context, Any], name: str | None = strawberry.UNSET) -> UserType:
+    async def update_profile(
+        self,
+        info: Info[Context, Any],
+        name: str | None = strawberry.UNSET,
+        avatar: Upload | None = strawberry.UNSET,
+    ) -> UserType:
         identity = require_identity(info)
-        async with info.context.db.transaction() as session:
-            if name is strawberry.UNSET:
-                user = await service.get_user(session, identity.user_id)
-            else:
+        infra = info.context.infra
+        new_avatar: tuple[str, str] | None = None
+        if avatar is not strawberry.UNSET and avatar is not None:
+            upload: Any = avatar  # Starlette's UploadFile
+            data = await files.read_upload(upload, AVATAR_MAX_BYTES)
+            content_type = files.detect_content_type(data, "avatar")
+            if content_type not in files.IMAGE_TYPES:
+                raise BadUserInput("The avatar must be a PNG, JPEG, WebP or GIF image.", field="avatar")
+            key = f"avatars/{identity.user_id}/{uuid.uuid4()}"
+            await infra.storage.put(key, data, content_type)
+            new_avatar = (key, content_type)
+        previous: str | None = None
+        async with infra.db.transaction() as session:
+            user = await service.get_user(session, identity.user_id)
+            if name is not strawberry.UNSET:
                 user = await service.rename_user(session, identity.user_id, name=name)
+            if new_avatar is not None:
+                user, previous = await service.set_avatar(
+                    session, identity.user_id, key=new_avatar[0], content_type=new_avatar[1]
+                )
+        if previous is not None:
+            await files.delete_objects(infra.storage, [previous])
         return UserType.from_model(user)

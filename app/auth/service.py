@@ -142,6 +142,25 @@ async def rename_user(session: AsyncSession, user_id: uuid.UUID, *, name: str | 
     return user
 
 
+async def avatar_of(session: AsyncSession, user_id: uuid.UUID) -> tuple[str, str] | None:
+    """The storage key and type of a user's avatar, if any."""
+    user = await repository.get_user(session, user_id)
+    if user is None or user.avatar_key is None or user.avatar_content_type is None:
+        return None
+    return user.avatar_key, user.avatar_content_type
+
+
+async def set_avatar(
+    session: AsyncSession, user_id: uuid.UUID, *, key: str, content_type: str
+) -> tuple[User, str | None]:
+    """Point the user at a new avatar; returns the user and the previous avatar's key (to delete)."""
+    user = await get_user(session, user_id)
+    previous = user.avatar_key
+    user.avatar_key, user.avatar_content_type = key, content_type
+    await session.flush()
+    return user, previous
+
+
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     user = await repository.get_user(session, user_id)
     if user is None:

@@ -78,3 +78,17 @@ class Message(UUIDPrimaryKey, Timestamps, Base):
     # without a heartbeat. An expired claim means the instance died: the answer is INTERRUPTED.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
+
+
+class Attachment(UUIDPrimaryKey, Base):
+    """An uploaded file; it belongs to one message once sent with it (until then, to nobody)."""
+
+    __tablename__ = "attachments"
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    storage_key: Mapped[str] = mapped_column(String(300), unique=True)
+    created_at: Mapped[datetime]

@@ -4,11 +4,12 @@ from typing import Any
 
 import strawberry
 from strawberry import relay
+from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from app.chats import service
+from app.chats import attachments, service
 from app.chats.service import KEEP
-from app.chats.types import ChatType
+from app.chats.types import AttachmentType, ChatType
 from app.context import Context
 from app.graphql.ids import decode_id
 from app.graphql.permissions import IsAuthenticated, require_identity
@@ -78,6 +79,25 @@ class ChatsMutation:
     @strawberry.mutation(permission_classes=[IsAuthenticated], description="Delete a chat and all its messages.")
     async def delete_chat(self, info: Info[Context, Any], id: relay.GlobalID) -> bool:
         identity = require_identity(info)
+        chat_id = decode_id(id, "Chat")
         async with info.context.db.transaction() as session:
-            await service.delete_chat(session, owner_id=identity.user_id, chat_id=decode_id(id, "Chat"))
+            file_keys = await attachments.detach_chat(session, owner_id=identity.user_id, chat_id=chat_id)
+            await service.delete_chat(session, owner_id=identity.user_id, chat_id=chat_id)
+        await attachments.delete_objects(info.context.infra.storage, file_keys)
         return True
+
+    @strawberry.mutation(
+        permission_classes=[IsAuthenticated],
+        description="Upload a file (GraphQL multipart request) to send with a message: PNG, JPEG, WebP or GIF "
+        "images, PDF, plain text or Markdown; at most MAX_UPLOAD_BYTES. Unsent files are removed after a day.",
+    )
+    async def upload_file(self, info: Info[Context, Any], file: Upload) -> AttachmentType:
+        identity = require_identity(info)
+        infra = info.context.infra
+        upload: Any = file  # Starlette's UploadFile
+        data = await attachments.read_upload(upload, infra.settings.max_upload_bytes)
+        async with infra.db.transaction() as session:
+            attachment = await attachments.save_upload(
+                session, infra.storage, owner_id=identity.user_id, filename=upload.filename, data=data
+            )
+        return AttachmentType.from_model(attachment)

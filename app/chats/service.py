@@ -11,15 +11,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.chats import repository
-from app.chats.models import Chat, Message, MessageStatus, Role
+from app.chats import attachments, repository
+from app.chats.models import Attachment, Chat, Message, MessageStatus, Role
 from app.db import utcnow
 from app.errors import BadUserInput, NotFound
-from app.providers.base import ProviderKind, Turn
+from app.providers.base import ProviderKind
 
 MAX_TITLE_CHARS = 200
 MAX_SYSTEM_PROMPT_CHARS = 100_000
@@ -62,12 +62,19 @@ class Lease:
     expires_at: datetime
 
 
+@dataclass(slots=True)
+class ConversationTurn:
+    role: Literal["user", "assistant"]
+    text: str
+    files: list[Attachment]
+
+
 @dataclass(frozen=True, slots=True)
 class Conversation:
-    """What a generation sends upstream: the system prompt and the turns root -> parent."""
+    """What a generation sends upstream: the system prompt and the turns root -> parent (files by reference)."""
 
     system_prompt: str | None
-    turns: list[Turn]
+    turns: list[ConversationTurn]
 
 
 def clean_title(title: str) -> str:
@@ -326,19 +333,23 @@ async def _parent_for(
 
 
 async def conversation_for(session: AsyncSession, message: Message) -> Conversation:
-    """The system prompt and the turns before ``message`` on its branch, root first."""
+    """The system prompt and the turns before ``message`` on its branch, root first, with their files."""
     chat = await get_chat(session, owner_id=message.owner_id, chat_id=message.chat_id)
     history = await repository.path_to_root(session, message.parent_id) if message.parent_id else []
-    turns: list[Turn] = []
+    files = await attachments.for_messages(
+        session, owner_id=message.owner_id, message_ids=[earlier.id for earlier in history]
+    )
+    turns: list[ConversationTurn] = []
     for earlier in history:
-        if not earlier.content:
+        if not earlier.content and not files.get(earlier.id):
             continue
-        role: str = "user" if earlier.role is Role.USER else "assistant"
+        role: Literal["user", "assistant"] = "user" if earlier.role is Role.USER else "assistant"
         if turns and turns[-1].role == role:
             # Providers expect alternating turns; a failed answer can leave two user turns in a row.
-            turns[-1] = Turn(turns[-1].role, turns[-1].text + "\n\n" + earlier.content)
+            turns[-1].text += "\n\n" + earlier.content
+            turns[-1].files.extend(files.get(earlier.id, []))
         else:
-            turns.append(Turn("user" if role == "user" else "assistant", earlier.content))
+            turns.append(ConversationTurn(role, earlier.content, list(files.get(earlier.id, []))))
     return Conversation(system_prompt=chat.system_prompt, turns=turns)
 
 

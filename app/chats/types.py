@@ -9,14 +9,54 @@ from strawberry import relay
 from strawberry.types import Info
 
 from app.chats import service
-from app.chats.models import Chat, Message, MessageStatus, Role
+from app.chats.models import Attachment, Chat, Message, MessageStatus, Role
 from app.context import Context
 from app.errors import NotFound
 from app.graphql.nodes import LoadedNode
 from app.providers.base import ProviderKind
+from app.storage.links import download_url
 
 strawberry.enum(Role, name="Role")
 strawberry.enum(MessageStatus, name="MessageStatus")
+
+
+@strawberry.type(name="Attachment")
+class AttachmentType(LoadedNode):
+    loader = "attachments"
+
+    id: relay.NodeID[str]
+    filename: str
+    content_type: str = strawberry.field(description="Decided from the file's bytes, not from what was claimed.")
+    size: int
+    row: strawberry.Private[Attachment]
+
+    @strawberry.field(description="A short-lived download link (about 15 minutes); only you receive it.")
+    async def url(self, info: Info[Context, Any]) -> str:
+        return await file_url(info, self.row)
+
+    @classmethod
+    def from_model(cls, attachment: Attachment) -> Self:
+        return cls(
+            id=str(attachment.id),
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            size=attachment.size,
+            row=attachment,
+        )
+
+
+async def file_url(info: Info[Context, Any], attachment: Attachment) -> str:
+    infra = info.context.infra
+    return await download_url(
+        infra.storage,
+        secret_key=infra.auth.secret_key,
+        base_url=str(info.context.request.base_url),
+        kind="attachment",
+        object_id=attachment.id,
+        key=attachment.storage_key,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+    )
 
 
 @strawberry.type(name="Usage")
@@ -40,6 +80,11 @@ class MessageType(LoadedNode):
     usage: UsageType | None
     created_at: datetime
     chat_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field(description="Files sent with this message.")
+    async def attachments(self, info: Info[Context, Any]) -> list[AttachmentType]:
+        rows = await info.context.loaders.message_attachments.load(uuid.UUID(str(self.id)))
+        return [AttachmentType.from_model(row) for row in rows]
 
     @strawberry.field
     async def chat(self, info: Info[Context, Any]) -> ChatType:

@@ -37,6 +37,7 @@ class GenerationMutation:
                 temperature=input.temperature,
                 max_tokens=input.max_tokens,
                 lease=infra.generations.lease(),
+                attachment_ids=[decode_id(file_id, "Attachment") for file_id in input.attachment_ids or []],
             )
         infra.generations.start(exchange.assistant_message.id)
         return SendMessagePayload(

@@ -46,13 +46,17 @@ from app.keys.service import Vault
 from app.providers.base import (
     ChatRequest,
     FailureKind,
+    FilePart,
     Provider,
     ProviderFailure,
     TextChunk,
+    Turn,
     UsageReport,
 )
 from app.providers.factory import build_provider
 from app.providers.http import ProviderHttp
+from app.storage.base import Storage
+from app.storage.files import TEXT_TYPES
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_SECONDS = 3.0
@@ -73,12 +77,15 @@ class _Progress:
 
 
 class Generations:
-    def __init__(self, *, db: Database, broker: Broker, vault: Vault, settings: Settings, http: ProviderHttp) -> None:
+    def __init__(
+        self, *, db: Database, broker: Broker, vault: Vault, settings: Settings, http: ProviderHttp, storage: Storage
+    ) -> None:
         self._db = db
         self._broker = broker
         self._vault = vault
         self._settings = settings
         self._http = http
+        self._storage = storage
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._stop_requested: set[uuid.UUID] = set()
         self._maintenance: asyncio.Task[None] | None = None
@@ -166,7 +173,7 @@ class Generations:
                 await chats_service.mark_streaming(session, message_id)
             request = ChatRequest(
                 model=message.model,
-                turns=conversation.turns,
+                turns=[await self._with_file_contents(turn) for turn in conversation.turns],
                 system_prompt=conversation.system_prompt,
                 temperature=message.temperature,
                 max_tokens=message.max_tokens,
@@ -211,6 +218,17 @@ class Generations:
             )
         else:
             await self._finish(message_id, progress, MessageStatus.COMPLETE)
+
+    async def _with_file_contents(self, turn: chats_service.ConversationTurn) -> Turn:
+        """A provider turn: text files inlined into the text, images and PDFs as native parts."""
+        text, parts = turn.text, []
+        for file in turn.files:
+            data = await self._storage.get(file.storage_key)
+            if file.content_type in TEXT_TYPES:
+                text += f"\n\n--- {file.filename} ---\n{data.decode('utf-8', errors='replace')}"
+            else:
+                parts.append(FilePart(content_type=file.content_type, filename=file.filename, data=data))
+        return Turn(turn.role, text, tuple(parts))
 
     async def _stream_with_retries(
         self, message_id: uuid.UUID, provider: Provider, request: ChatRequest, progress: _Progress

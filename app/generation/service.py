@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.chats import attachments
 from app.chats import service as chats_service
 from app.chats.models import Chat, Message, Role
 from app.db import Database
 from app.errors import BadUserInput
 from app.keys import service as keys_service
 from app.providers.base import ProviderKind
+from app.providers.catalog import describe_model
 from app.providers.factory import STREAMING_PROVIDERS
 
 MAX_OUTPUT_TOKENS = 1_000_000
@@ -42,6 +45,7 @@ async def start_exchange(
     temperature: float | None,
     max_tokens: int | None,
     lease: chats_service.Lease,
+    attachment_ids: Sequence[uuid.UUID] = (),
 ) -> chats_service.Exchange:
     """Validate everything, then store the user message and a PENDING answer (the caller starts it)."""
     chats_service.validate_content(content)
@@ -49,7 +53,7 @@ async def start_exchange(
     if provider not in STREAMING_PROVIDERS:
         raise BadUserInput(f"Chatting with {provider.value} models is not available yet.", field="provider")
     api_key = await keys_service.choose_api_key(session, owner_id=owner_id, provider=provider, api_key_id=api_key_id)
-    return await chats_service.add_exchange(
+    exchange = await chats_service.add_exchange(
         session,
         owner_id=owner_id,
         chat_id=chat_id,
@@ -63,6 +67,14 @@ async def start_exchange(
         max_tokens=max_tokens,
         lease=lease,
     )
+    if attachment_ids:
+        files = await attachments.attach_to_message(
+            session, owner_id=owner_id, attachment_ids=attachment_ids, message_id=exchange.user_message.id
+        )
+        images = [file for file in files if file.content_type in attachments.IMAGE_TYPES]
+        if images and not describe_model(model).supports_vision and describe_model(model).display_name:
+            raise BadUserInput(f"The model {model} does not take images: pick a vision model.", field="attachmentIds")
+    return exchange
 
 
 async def start_regeneration(

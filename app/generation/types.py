@@ -25,6 +25,9 @@ class SendMessageInput:
     parent_id: relay.GlobalID | None = strawberry.field(
         default=None, description="Default: the active branch's last message; an earlier one starts a branch."
     )
+    attachment_ids: list[relay.GlobalID] | None = strawberry.field(
+        default=None, description="Files from uploadFile to send with the message (images need a vision model)."
+    )
     system_prompt: str | None = strawberry.field(default=None, description="Sets the chat's system prompt.")
     temperature: float | None = None
     max_tokens: int | None = None

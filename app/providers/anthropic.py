@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +19,7 @@ from app.providers.base import (
     ProviderFailure,
     StreamItem,
     TextChunk,
+    Turn,
     UsageReport,
     failure_for_status,
     retry_after_seconds,
@@ -41,13 +43,25 @@ def translate_error(error: Exception) -> ProviderFailure:
     return ProviderFailure(FailureKind.INTERRUPTED)
 
 
+def _user_content(turn: Turn) -> str | list[dict[str, Any]]:
+    """Plain text, or text plus image blocks and PDF document blocks (base64 sources)."""
+    if not turn.files:
+        return turn.text
+    blocks: list[dict[str, Any]] = []
+    for file in turn.files:
+        source = {"type": "base64", "media_type": file.content_type, "data": base64.b64encode(file.data).decode()}
+        blocks.append({"type": "image" if file.content_type.startswith("image/") else "document", "source": source})
+    blocks.append({"type": "text", "text": turn.text})  # Anthropic suggests files before the question
+    return blocks
+
+
 class AnthropicProvider:
     def __init__(self, http: ProviderHttp, *, api_key: str, base_url: str | None) -> None:
         self._client = AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0, http_client=http.async_client)
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         messages: list[MessageParam] = [
-            UserMessageParam(role="user", content=turn.text)
+            UserMessageParam(role="user", content=_user_content(turn))  # type: ignore[typeddict-item]
             if turn.role == "user"
             else AssistantMessageParam(role="assistant", content=turn.text)
             for turn in request.turns

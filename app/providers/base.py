@@ -32,9 +32,19 @@ class ModelInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class FilePart:
+    """An image or a PDF sent as the provider's native part (text files are inlined into the text)."""
+
+    content_type: str
+    filename: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Turn:
     role: Literal["user", "assistant"]
     text: str
+    files: tuple[FilePart, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,7 +60,13 @@ class GeminiProvider:
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[StreamItem]:
         contents = [
-            types.Content(role="model" if turn.role == "assistant" else "user", parts=[types.Part(text=turn.text)])
+            types.Content(
+                role="model" if turn.role == "assistant" else "user",
+                parts=[
+                    types.Part(text=turn.text),
+                    *(types.Part(inline_data=types.Blob(mime_type=f.content_type, data=f.data)) for f in turn.files),
+                ],
+            )
             for turn in request.turns
         ]
         config = types.GenerateContentConfig(

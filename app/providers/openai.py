@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 import openai
@@ -18,6 +19,7 @@ from app.providers.base import (
     ProviderFailure,
     StreamItem,
     TextChunk,
+    Turn,
     UsageReport,
     failure_for_status,
     retry_after_seconds,
@@ -36,6 +38,20 @@ def translate_error(error: Exception) -> ProviderFailure:
     if isinstance(error, (httpx2.TransportError, openai.APIError)):
         return ProviderFailure(FailureKind.INTERRUPTED)
     raise error
+
+
+def _user_content(turn: Turn) -> str | list[dict[str, Any]]:
+    """Plain text, or text plus images (image_url data URLs) and PDFs (file parts)."""
+    if not turn.files:
+        return turn.text
+    parts: list[dict[str, Any]] = [{"type": "text", "text": turn.text}]
+    for file in turn.files:
+        data_url = f"data:{file.content_type};base64,{base64.b64encode(file.data).decode()}"
+        if file.content_type.startswith("image/"):
+            parts.append({"type": "image_url", "image_url": {"url": data_url}})
+        else:
+            parts.append({"type": "file", "file": {"filename": file.filename, "file_data": data_url}})
+    return parts
 
 
 def _read_chunk(chunk: dict[str, Any]) -> tuple[list[StreamItem], bool]:
@@ -71,7 +87,7 @@ class OpenAIProvider:
             messages.append({"role": "system", "content": request.system_prompt})
         for turn in request.turns:
             if turn.role == "user":
-                messages.append({"role": "user", "content": turn.text})
+                messages.append(cast("ChatCompletionMessageParam", {"role": "user", "content": _user_content(turn)}))
             else:
                 messages.append({"role": "assistant", "content": turn.text})
         limit = request.max_tokens if request.max_tokens is not None else omit

@@ -1,0 +1,23 @@
+"""The storage protocol: opaque keys to bytes. The app decides keys; storage never sees user names."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Storage(Protocol):
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    async def get(self, key: str) -> bytes: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def presigned_url(self, key: str, *, filename: str, content_type: str, expires_in: int) -> str | None:
+        """A short-lived download link straight from the store, or None when the app must serve the bytes."""
+        ...
+
+    async def ping(self) -> None: ...
