@@ -62,6 +62,7 @@ class Recorded:
     max_tokens: int | None
     body: dict[str, Any]
     received_at: float = field(default_factory=time.monotonic)
+    files: list[str] = field(default_factory=list)  # content types of image/document parts, in order
 
 
 class FakeUpstream:
@@ -193,7 +194,14 @@ class FakeUpstream:
                 api_key=api_key,
                 model=body.get("model", ""),
                 system=system,
-                turns=[(m["role"], m["content"]) for m in messages if m["role"] in ("user", "assistant")],
+                turns=[(m["role"], _openai_text(m["content"])) for m in messages if m["role"] in ("user", "assistant")],
+                files=[
+                    _openai_file_type(part)
+                    for m in messages
+                    if isinstance(m["content"], list)
+                    for part in m["content"]
+                    if part.get("type") in ("image_url", "file")
+                ],
                 temperature=body.get("temperature"),
                 max_tokens=body.get("max_completion_tokens", body.get("max_tokens")),
                 body=body,
@@ -291,6 +299,13 @@ class FakeUpstream:
                 temperature=body.get("temperature"),
                 max_tokens=body.get("max_tokens"),
                 body=body,
+                files=[
+                    block["source"]["media_type"]
+                    for m in messages
+                    if isinstance(m["content"], list)
+                    for block in m["content"]
+                    if block.get("type") in ("image", "document")
+                ],
             )
         )
         if "anthropic-version" not in request.headers:
@@ -368,6 +383,12 @@ class FakeUpstream:
         api_key = request.headers.get("x-goog-api-key", "")
         body = await request.json()
         system_parts = ((body.get("systemInstruction") or body.get("system_instruction") or {}).get("parts")) or []
+        gemini_files = [
+            _mime_type(part.get("inlineData") or part.get("inline_data") or {})
+            for content in body.get("contents", [])
+            for part in content.get("parts", [])
+            if "inlineData" in part or "inline_data" in part
+        ]
         config = body.get("generationConfig") or {}
         turns = [
             (
@@ -386,6 +407,7 @@ class FakeUpstream:
                 temperature=config.get("temperature"),
                 max_tokens=config.get("maxOutputTokens"),
                 body=body,
+                files=gemini_files,
             )
         )
         if method != "streamGenerateContent":
@@ -471,6 +493,21 @@ async def _paced(texts: list[str], script: Script) -> AsyncIterator[str]:
 def _sse(payload: dict[str, Any], *, crlf: bool = False) -> bytes:
     end = "\r\n\r\n" if crlf else "\n\n"
     return f"data: {json.dumps(payload)}{end}".encode()
+
+
+def _mime_type(blob: dict[str, Any]) -> str:
+    return str(blob.get("mimeType") or blob.get("mime_type") or "")
+
+
+def _openai_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(part.get("text", "") for part in content if part.get("type") == "text")
+
+
+def _openai_file_type(part: dict[str, Any]) -> str:
+    url = part["image_url"]["url"] if part["type"] == "image_url" else part["file"]["file_data"]
+    return str(url).removeprefix("data:").split(";", 1)[0]
 
 
 def _anthropic_key(request: Request) -> str:
