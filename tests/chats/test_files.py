@@ -101,6 +101,11 @@ class TestUploadFile:
         assert download.content == PNG
         assert download.headers["content-type"].startswith("image/png")
 
+    async def test_a_png_renamed_pdf_is_stored_as_png(self, api: GraphQLClient) -> None:
+        account = await api.sign_up()
+        stored = await uploaded(api, account, PNG, "report.pdf", claimed="application/pdf")
+        assert (stored["filename"], stored["contentType"]) == ("report.pdf", "image/png")
+
     @pytest.mark.parametrize(
         ("data", "name", "expected"),
         [

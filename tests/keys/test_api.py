@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from tests.gql import Account, GraphQLClient, error_codes
 
 SET_KEY = """
@@ -61,10 +63,12 @@ class TestSetApiKey:
     ) -> None:
         account = await client.sign_up()
         for url in (
+            "http://127.0.0.1:11434/v1",
             "http://localhost:11434/v1",
-            "http://10.1.2.3/v1",
-            "http://169.254.169.254/latest",
             "http://[::1]:8000",
+            "http://10.0.0.1/v1",
+            "http://169.254.169.254/latest",
+            "http://[::ffff:127.0.0.1]:8000/v1",
         ):
             body = await client.execute(
                 SET_KEY, {"provider": "OPENAI_COMPATIBLE", "key": "local-key", "baseUrl": url}, token=account.token
@@ -72,6 +76,17 @@ class TestSetApiKey:
             assert error_codes(body) == ["BAD_USER_INPUT"], url
             assert "ALLOW_PRIVATE_ENDPOINTS" in body["errors"][0]["message"]
         assert await client.data(API_KEYS, token=account.token) == {"apiKeys": []}
+
+    @pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://127.0.0.1:70/", "ftp://example.com/"])
+    async def test_openai_compatible_url_schemes_other_than_http_are_refused(
+        self, client: GraphQLClient, url: str
+    ) -> None:
+        account = await client.sign_up()
+        body = await client.execute(
+            SET_KEY, {"provider": "OPENAI_COMPATIBLE", "key": "local-key", "baseUrl": url}, token=account.token
+        )
+        assert error_codes(body) == ["BAD_USER_INPUT"]
+        assert "http" in body["errors"][0]["message"]
 
     async def test_providers_report_configured(self, client: GraphQLClient) -> None:
         account = await client.sign_up()
