@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = 64 * 1024
     argon2_parallelism: int = 4
     log_level: str = "INFO"
+    graphql_introspection: bool = True  # the schema is public anyway (schema.graphql)
+    max_request_bytes: int = 2 * 1024 * 1024  # JSON requests; uploads have MAX_UPLOAD_BYTES
+    trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Generations: how long an instance's claim on a running answer lasts without a heartbeat,
     # how long a silent provider may stall, how long SIGTERM waits for running answers.
     generation_lease_seconds: float = 15.0
@@ -61,7 +64,7 @@ class Settings(BaseSettings):
     retry_base_delay_seconds: float = 0.5
     retry_max_delay_seconds: float = 8.0
 
-    @field_validator("cors_origins", "master_key_previous", mode="before")
+    @field_validator("cors_origins", "master_key_previous", "trusted_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):

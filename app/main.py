@@ -12,6 +12,7 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -26,9 +27,10 @@ from app.auth.service import Identity
 from app.auth.tokens import parse_bearer
 from app.config import Settings, ensure_secrets
 from app.context import Context, build_loaders
+from app.http import SecurityHeaders
 from app.infra import Infra
-from app.schema import schema
-from app.uploads import UploadLimit, download
+from app.schema import build_schema, schema
+from app.uploads import BodyLimit, download
 
 logger = logging.getLogger("app")
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -125,15 +127,17 @@ def create_app(settings: Settings) -> Starlette:
             await infra.close()
 
     graphql_app = GraphQLApp(
-        schema,
+        schema if settings.graphql_introspection else build_schema(introspection=False),
         graphql_ide="graphiql",
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         # Uploads authenticate by the Authorization header only (never cookies), so a cross-site form
         # cannot upload in a user's name.
         multipart_uploads_enabled=True,
     )
-    graphql_http = UploadLimit(graphql_app, max_bytes=settings.max_upload_bytes)
-    middleware = []
+    graphql_http = BodyLimit(graphql_app, max_upload=settings.max_upload_bytes, max_request=settings.max_request_bytes)
+    middleware = [Middleware(SecurityHeaders)]
+    if settings.trusted_hosts:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts))
     if settings.cors_origins:
         middleware.append(
             Middleware(

@@ -13,6 +13,7 @@ from app.chats.queries import ChatsQuery
 from app.generation.mutations import GenerationMutation
 from app.generation.subscriptions import GenerationSubscription
 from app.graphql.errors import AppSchema
+from app.graphql.limits import limit_extensions
 from app.graphql.node import NodeQuery
 from app.keys.mutations import KeysMutation
 from app.keys.queries import KeysQuery
@@ -33,11 +34,21 @@ class Subscription(GenerationSubscription):
     pass
 
 
-schema = AppSchema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    # Clients send the same few documents over and over; parse and validate each once.
-    extensions=[lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)],
-    config=StrawberryConfig(disable_field_suggestions=True),
-)
+def build_schema(*, introspection: bool = True) -> AppSchema:
+    return AppSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[
+            # The limits first: they set the parse options and validation rules the caches then use.
+            *limit_extensions(introspection=introspection),
+            # Clients send the same few documents over and over; parse and validate each once.
+            lambda: ParserCache(maxsize=512),
+            lambda: ValidationCache(maxsize=512),
+        ],
+        # "Did you mean …" would map a private schema for an attacker; ours is public, but stays quiet.
+        config=StrawberryConfig(disable_field_suggestions=True),
+    )
+
+
+schema = build_schema()

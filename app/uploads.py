@@ -18,21 +18,23 @@ from app.storage.links import verify_link
 MULTIPART_OVERHEAD = 64 * 1024  # the operations and map fields beside the file
 
 
-class UploadLimit:
-    """Refuse a multipart request as soon as its body exceeds the upload limit, before it is parsed or
-    stored anywhere; other requests pass untouched."""
+class BodyLimit:
+    """Refuse a request as soon as its body exceeds its limit (uploads: ``max_upload``, anything else:
+    ``max_request``), before it is parsed or stored anywhere."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_upload: int, max_request: int) -> None:
         self._app = app
-        self._cap = max_bytes + MULTIPART_OVERHEAD
+        self._upload_cap = max_upload + MULTIPART_OVERHEAD
+        self._request_cap = max_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _is_multipart(scope):
+        if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
+        cap = self._upload_cap if _is_multipart(scope) else self._request_cap
         declared = _content_length(scope)
-        if declared is not None and declared > self._cap:
-            await _too_large(scope, receive, send, self._cap)
+        if declared is not None and declared > cap:
+            await _too_large(scope, receive, send, cap, self._upload_cap)
             return
         body, more = bytearray(), True
         while more:
@@ -41,8 +43,8 @@ class UploadLimit:
                 return  # the client went away
             body.extend(message.get("body", b""))
             more = message.get("more_body", False)
-            if len(body) > self._cap:
-                await _too_large(scope, receive, send, self._cap)
+            if len(body) > cap:
+                await _too_large(scope, receive, send, cap, self._upload_cap)
                 return
         sent = False
 
@@ -73,8 +75,11 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _too_large(scope: Scope, receive: Receive, send: Send, cap: int) -> None:
-    message = f"The upload is larger than {cap - MULTIPART_OVERHEAD:,} bytes."
+async def _too_large(scope: Scope, receive: Receive, send: Send, cap: int, upload_cap: int) -> None:
+    if cap == upload_cap:
+        message = f"The upload is larger than {cap - MULTIPART_OVERHEAD:,} bytes."
+    else:
+        message = f"The request is larger than {cap:,} bytes."
     error = {"message": message, "extensions": {"code": "BAD_USER_INPUT"}}
     response = Response(json.dumps({"data": None, "errors": [error]}), status_code=413, media_type="application/json")
     await response(scope, receive, send)

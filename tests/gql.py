@@ -40,7 +40,7 @@ class GraphQLClient:
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         response = await self.http.post(self.url, json={"query": query, "variables": variables or {}}, headers=headers)
-        assert response.status_code in (200, 400), response.text
+        assert response.status_code in (200, 400, 413), response.text
         body: dict[str, Any] = response.json()
         return body
 

@@ -1,0 +1,62 @@
+"""Limits on what one GraphQL document may ask (numbers from graphql-armor and OWASP's cheat sheet)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from graphql import DirectiveNode, FieldNode, GraphQLError, SelectionSetNode, ValidationContext, ValidationRule
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions.disable_introspection import DisableIntrospection
+
+# Depth counts fields that have a selection of their own. The deepest contract query,
+# chats > edges > node > messages > edges > node > chat/attachments > (scalars), is 7; 8 is just above it
+# (graphql-armor's default is 6, OWASP suggests about 10).
+MAX_DEPTH = 8
+MAX_ALIASES = 15
+MAX_TOKENS = 1000
+# The same field asked again and again in one selection (graphql-cop's field duplication) costs work for
+# nothing: a wall of 500 `__typename` passes a token limit, not this.
+MAX_REPEATS = 20
+MAX_DIRECTIVES = 5
+
+
+class MaxDirectives(ValidationRule):
+    """At most MAX_DIRECTIVES directives in a document (directive overloading)."""
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        self.count = 0
+
+    def enter_directive(self, node: DirectiveNode, *_args: Any) -> None:
+        self.count += 1
+        if self.count == MAX_DIRECTIVES + 1:
+            self.report_error(GraphQLError(f"At most {MAX_DIRECTIVES} directives per operation.", node))
+
+
+class MaxRepeatedFields(ValidationRule):
+    """At most MAX_REPEATS selections of one response name in a selection set."""
+
+    def enter_selection_set(self, node: SelectionSetNode, *_args: Any) -> None:
+        names = Counter(
+            (selection.alias or selection.name).value
+            for selection in node.selections
+            if isinstance(selection, FieldNode)
+        )
+        repeated = [name for name, count in names.items() if count > MAX_REPEATS]
+        if repeated:
+            self.report_error(
+                GraphQLError(f"'{repeated[0]}' is asked more than {MAX_REPEATS} times in one selection.", node)
+            )
+
+
+def limit_extensions(*, introspection: bool) -> list[Any]:
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: AddValidationRules([MaxDirectives, MaxRepeatedFields]),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
