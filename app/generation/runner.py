@@ -128,10 +128,6 @@ class Generations:
         self._tasks.pop(message_id, None)
         self._stop_requested.discard(message_id)
 
-    @property
-    def running(self) -> int:
-        return len(self._tasks)
-
     # --- stopping ---------------------------------------------------------------------------------
 
     async def request_stop(self, message_id: uuid.UUID) -> None:

@@ -47,8 +47,10 @@ async def start_exchange(
     lease: chats_service.Lease,
     attachment_ids: Sequence[uuid.UUID] = (),
 ) -> chats_service.Exchange:
-    """Validate everything, then store the user message and a PENDING answer (the caller starts it)."""
-    chats_service.validate_content(content)
+    """Validate everything, then store the user message and a PENDING answer (the caller starts it).
+
+    The content itself is checked by chats_service.add_exchange, which owns that rule.
+    """
     validate_sampling(temperature, max_tokens)
     if provider not in STREAMING_PROVIDERS:
         raise BadUserInput(f"Chatting with {provider.value} models is not available yet.", field="provider")
@@ -71,8 +73,12 @@ async def start_exchange(
         files = await attachments.attach_to_message(
             session, owner_id=owner_id, attachment_ids=attachment_ids, message_id=exchange.user_message.id
         )
-        images = [file for file in files if file.content_type in attachments.IMAGE_TYPES]
-        if images and not describe_model(model).supports_vision and describe_model(model).display_name:
+        known = describe_model(model)  # a model we know nothing about gets the benefit of the doubt
+        if (
+            any(file.content_type in attachments.IMAGE_TYPES for file in files)
+            and known.display_name
+            and not known.supports_vision
+        ):
             raise BadUserInput(f"The model {model} does not take images: pick a vision model.", field="attachmentIds")
     return exchange
 

@@ -1,7 +1,8 @@
 """The provider-key vault: validation, envelope encryption, masking, master-key rotation.
 
-A key's plaintext leaves this module only through ``reveal_api_key``, for the
-one provider call that needs it. It is never logged and never part of an error.
+A key's plaintext leaves this module only through ``reveal_credentials``, for the
+generation that calls the provider with it (the key check and the model lists call
+the provider from here). It is never logged and never part of an error.
 """
 
 from __future__ import annotations
@@ -168,17 +169,24 @@ async def prepare_key(
     )
     if access is None:
         return new_key
-    client = build_provider(access.settings, access.http, provider, api_key=new_key.secret, base_url=new_key.base_url)
     try:
-        models = await client.list_models()
+        models = await _list_models(access, provider, new_key.secret, new_key.base_url)
     except ProviderFailure as failure:
         if failure.kind in (FailureKind.AUTHENTICATION, FailureKind.PERMISSION):
             raise BadUserInput(f"The provider rejected this key ({failure.message})", field="key") from None
         logger.info("key check skipped: %s", failure.kind.name)  # unreachable now; it may work later
         return new_key
+    return NewKey(provider, new_key.secret, new_key.base_url, new_key.label, models)
+
+
+async def _list_models(
+    access: ProviderAccess, provider: ProviderKind, secret: str, base_url: str | None
+) -> list[ModelInfo]:
+    client = build_provider(access.settings, access.http, provider, api_key=secret, base_url=base_url)
+    try:
+        return await client.list_models()
     finally:
         await client.aclose()
-    return NewKey(provider, new_key.secret, new_key.base_url, new_key.label, models)
 
 
 async def store_key(session: AsyncSession, vault: Vault, *, owner_id: uuid.UUID, new_key: NewKey) -> ApiKey:
@@ -235,13 +243,7 @@ async def models_for_key(vault: Vault, access: ProviderAccess, api_key: ApiKey) 
         return cached
     try:
         secret = crypto.open_envelope(vault.keyring, _stored_envelope(api_key), _aad(api_key)).decode()
-        client = build_provider(
-            access.settings, access.http, api_key.provider, api_key=secret, base_url=api_key.base_url
-        )
-        try:
-            models = await client.list_models()
-        finally:
-            await client.aclose()
+        models = await _list_models(access, api_key.provider, secret, api_key.base_url)
     except (ProviderFailure, crypto.DecryptionError, ValueError) as error:
         logger.info("model list for key %s unavailable (%s); built-in list", api_key.id, type(error).__name__)
         return builtin_models(api_key.provider)
@@ -285,10 +287,6 @@ async def reveal_credentials(
     api_key = await get_api_key(session, owner_id=owner_id, key_id=key_id)
     secret = crypto.open_envelope(vault.keyring, _stored_envelope(api_key), _aad(api_key)).decode()
     return Credentials(secret=secret, base_url=api_key.base_url)
-
-
-async def reveal_api_key(session: AsyncSession, vault: Vault, *, owner_id: uuid.UUID, key_id: uuid.UUID) -> str:
-    return (await reveal_credentials(session, vault, owner_id=owner_id, key_id=key_id)).secret
 
 
 async def rotate_master_key(session: AsyncSession, vault: Vault, new_master: crypto.MasterKey) -> int:

@@ -47,7 +47,8 @@ async def store_keys(db: Database, vault: Vault, owner_id: uuid.UUID) -> dict[Pr
 
 async def reveal(db: Database, vault: Vault, owner_id: uuid.UUID, key_id: uuid.UUID) -> str:
     async with db.read() as session:
-        return await keys_service.reveal_api_key(session, vault, owner_id=owner_id, key_id=key_id)
+        credentials = await keys_service.reveal_credentials(session, vault, owner_id=owner_id, key_id=key_id)
+        return credentials.secret
 
 
 async def test_no_plaintext_key_in_any_column(db: Database, vault: Vault) -> None:
