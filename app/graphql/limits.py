@@ -6,8 +6,10 @@ from collections import Counter
 from typing import Any
 
 from graphql import DirectiveNode, FieldNode, GraphQLError, SelectionSetNode, ValidationContext, ValidationRule
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 # Depth counts fields that have a selection of their own. The deepest contract query,
 # chats > edges > node > messages > edges > node > chat/attachments > (scalars), is 7; 8 is just above it
@@ -50,12 +52,20 @@ class MaxRepeatedFields(ValidationRule):
             )
 
 
+# The rule classes are built once: a fresh class per request (what QueryDepthLimiter(...) and
+# MaxAliasesLimiter(...) do) would also make every request miss the validation cache.
+_RULES = [
+    depth_rule(MAX_DEPTH, None),
+    aliases_rule(MAX_ALIASES),
+    MaxDirectives,
+    MaxRepeatedFields,
+]
+
+
 def limit_extensions(*, introspection: bool) -> list[Any]:
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: AddValidationRules([MaxDirectives, MaxRepeatedFields]),
+        lambda: AddValidationRules(_RULES),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)

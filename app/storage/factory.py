@@ -3,11 +3,13 @@ from __future__ import annotations
 from app.config import Settings
 from app.storage.base import Storage
 from app.storage.local import LocalStorage
-from app.storage.s3 import S3Storage
 
 
 def build_storage(settings: Settings) -> Storage:
     if settings.storage_backend == "s3":
+        # Imported here: botocore costs tens of megabytes, which a local-storage instance does not need.
+        from app.storage.s3 import S3Storage
+
         if not settings.s3_bucket:
             raise ValueError("S3_BUCKET is required with STORAGE_BACKEND=s3")
         return S3Storage(
