@@ -57,8 +57,9 @@ async def follow(
         return
     stream_id = str(message_id)
 
-    async def refill(start: int) -> list[BrokerEvent]:
-        """Chunks from ``start`` on: the replay buffer first, the database's checkpoint for a gap."""
+    async def refill(start: int, known: Message | None = None) -> list[BrokerEvent]:
+        """Chunks from ``start`` on: the replay buffer first, the database's checkpoint for a gap
+        (``known``: a row just read, so the first refill does not read it again)."""
         try:
             events = await broker.replay(stream_id, start)
         except Exception:
@@ -66,14 +67,15 @@ async def follow(
             events = []
         first = events[0] if events else None
         if not isinstance(first, Delta) or first.index != start:
-            stored = chats_service.stored_chunks(await load(), start)
+            stored = chats_service.stored_chunks(known or await load(), start)
             if stored is not None:
                 events.insert(0, Delta(start, stored[0], count=stored[1]))
         return events
 
     async with broker.subscribe(stream_id) as inbox:
         cursor = _Cursor(offset)
-        for delta in merge_deltas(await cursor.take(await refill(offset), refill)):
+        # A checkpoint written since `message` was read leaves a hole, which the cursor refills later.
+        for delta in merge_deltas(await cursor.take(await refill(offset, message), refill)):
             yield delta
         while not cursor.done:
             event = await inbox.get(idle_after=IDLE_RECHECK_SECONDS)
