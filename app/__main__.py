@@ -56,6 +56,9 @@ def cmd_serve(settings: Settings, host: str, port: int, workers: int) -> int:
         timeout_graceful_shutdown=20,
         # Token deltas are tiny: compressing each costs more CPU than it saves bytes.
         ws_per_message_deflate=False,
+        ws_max_size=settings.ws_max_frame_bytes,
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
     )
     return 0
 

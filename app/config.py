@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     graphql_introspection: bool = True  # the schema is public anyway (schema.graphql)
     max_request_bytes: int = 2 * 1024 * 1024  # JSON requests; uploads have MAX_UPLOAD_BYTES
     trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    operation_timeout_seconds: float = 10.0  # queries and mutations; subscriptions run as long as they stream
+    # Websockets: connection_init must come within WS_INIT_TIMEOUT_SECONDS; pings every
+    # WS_PING_INTERVAL_SECONDS drop a peer that has not answered within WS_PING_TIMEOUT_SECONDS more.
+    ws_init_timeout_seconds: float = 5.0
+    ws_max_operations: int = 20
+    ws_max_frame_bytes: int = 64 * 1024
+    ws_ping_interval_seconds: float = 20.0
+    ws_ping_timeout_seconds: float = 20.0
     # Generations: how long an instance's claim on a running answer lasts without a heartbeat,
     # how long a silent provider may stall, how long SIGTERM waits for running answers.
     generation_lease_seconds: float = 15.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,8 @@ class Context:
     loaders: Loaders
     # Set by Strawberry from the graphql-transport-ws connection_init payload.
     connection_params: dict[str, Any] | None = field(default=None)
+    # A websocket's entry in LiveSockets, dropped when the socket ends.
+    detach_socket: Callable[[], None] | None = field(default=None)
 
     @property
     def db(self) -> Database:

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from app.auth.passwords import Passwords
 from app.auth.service import AuthConfig
+from app.auth.sockets import LiveSockets
 from app.broker.base import Broker
 from app.broker.factory import build_broker
 from app.chats import attachments
@@ -38,6 +39,7 @@ class Infra:
     provider_http: ProviderHttp
     provider_access: ProviderAccess
     storage: Storage
+    sockets: LiveSockets
     _janitor: asyncio.Task[None] = field(init=False)
     generations: Generations
 
@@ -71,6 +73,7 @@ class Infra:
             provider_http=provider_http,
             provider_access=ProviderAccess(settings=settings, http=provider_http, catalogs=CatalogCache(redis)),
             storage=storage,
+            sockets=LiveSockets(broker),
             generations=Generations(
                 db=db, broker=broker, vault=vault, settings=settings, http=provider_http, storage=storage
             ),
@@ -80,6 +83,7 @@ class Infra:
         await self.storage.start()
         self._janitor = asyncio.create_task(self._remove_unsent_files(), name="unsent-files")
         await self.broker.start()
+        self.sockets.start()
         # The embedded default is one process: whatever a previous run left unfinished is dead now.
         await self.generations.start_background(sole_instance=self.settings.is_embedded)
 

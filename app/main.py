@@ -6,8 +6,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
+from graphql import GraphQLError
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -20,13 +22,17 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.types.unset import UnsetType
 
 from app.auth import service as auth_service
 from app.auth.service import Identity
+from app.auth.sockets import Close
 from app.auth.tokens import parse_bearer
 from app.config import Settings, ensure_secrets
 from app.context import Context, build_loaders
+from app.errors import RateLimited
 from app.http import SecurityHeaders
 from app.infra import Infra
 from app.schema import build_schema, schema
@@ -49,7 +55,33 @@ async def _identify(infra: Infra, authorization: str | None) -> Identity | None:
         return await auth_service.authenticate(session, infra.auth, token)
 
 
+def _closer(websocket: WebSocket) -> Close:
+    async def close(code: int, reason: str) -> None:
+        await websocket.close(code=code, reason=reason)
+
+    return close
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        limit = self.max_subscriptions_per_connection
+        if self.connection_acknowledged and limit is not None and len(self.operations) >= limit:
+            # Strawberry's own refusal carries no code; ours says what to do.
+            refusal = RateLimited(f"At most {limit} operations run at once on one connection; complete one first.")
+            error = GraphQLError(refusal.message, extensions={"code": refusal.code})
+            await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
+            return
+        await super().handle_subscribe(message)
+
+    async def shutdown(self) -> None:
+        if self.context.detach_socket is not None:
+            self.context.detach_socket()
+        await super().shutdown()
+
+
 class GraphQLApp(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         infra = _infra(request)
         # Websockets authenticate once, from connection_init (see on_ws_connect), never from headers.
@@ -71,6 +103,9 @@ class GraphQLApp(GraphQL[Context, None]):
         if identity is None:
             raise ConnectionRejectionError
         context.sign_in_as(identity)
+        websocket = context.request
+        if isinstance(websocket, WebSocket):
+            context.detach_socket = context.infra.sockets.attach(identity, _closer(websocket))
         return await super().on_ws_connect(context)
 
 
@@ -133,6 +168,11 @@ def create_app(settings: Settings) -> Starlette:
         # Uploads authenticate by the Authorization header only (never cookies), so a cross-site form
         # cannot upload in a user's name.
         multipart_uploads_enabled=True,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+        max_subscriptions_per_connection=settings.ws_max_operations,
+        # Pages on other origins may open sockets only when CORS_ORIGINS lists them (same-origin and
+        # non-browser clients always may).
+        allowed_origins=settings.cors_origins,
     )
     graphql_http = BodyLimit(graphql_app, max_upload=settings.max_upload_bytes, max_request=settings.max_request_bytes)
     middleware = [Middleware(SecurityHeaders)]

@@ -40,6 +40,7 @@ class AuthMutation:
         identity = require_identity(info)
         async with info.context.db.transaction() as session:
             await service.sign_out(session, identity)
+        await info.context.infra.sockets.session_revoked(identity.session_id)
         return True
 
     @strawberry.mutation(
@@ -53,6 +54,7 @@ class AuthMutation:
             await service.change_password(
                 session, infra.auth, identity, current_password=current_password, new_password=new_password
             )
+        await infra.sockets.other_sessions_revoked(identity.user_id, keep_session_id=identity.session_id)
         return True
 
     @strawberry.mutation(permission_classes=[IsAuthenticated], description="Update the profile; omitted fields stay.")

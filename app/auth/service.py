@@ -6,7 +6,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,6 +44,7 @@ class Identity:
 
     user_id: uuid.UUID
     session_id: uuid.UUID
+    expires_at: datetime | None = None
 
 
 def normalize_email(email: str) -> str:
@@ -117,7 +118,7 @@ async def authenticate(session: AsyncSession, config: AuthConfig, token: str) ->
         return None
     if now - auth_session.last_used_at > TOUCH_INTERVAL:
         await repository.touch_session(session, auth_session.id, now)
-    return Identity(user_id=auth_session.user_id, session_id=auth_session.id)
+    return Identity(user_id=auth_session.user_id, session_id=auth_session.id, expires_at=auth_session.expires_at)
 
 
 async def sign_out(session: AsyncSession, identity: Identity) -> None:

@@ -13,7 +13,9 @@ would cost every streamed token, error or not.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from graphql import GraphQLError
 from strawberry import Schema
@@ -23,6 +25,7 @@ from app.errors import AppError
 
 logger = logging.getLogger("app.graphql")
 INTERNAL_MESSAGE = "Internal server error."
+DEFAULT_TIMEOUT_SECONDS = 10.0
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -44,7 +47,21 @@ def present_error(error: GraphQLError) -> None:
         error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
 
 
+class OperationTimedOut(AppError):
+    """A query or mutation ran past OPERATION_TIMEOUT_SECONDS; what it had not committed is rolled back."""
+
+
 class AppSchema(Schema):
+    async def _execute_operation(self, execution_context: ExecutionContext, *args: Any, **kwargs: Any) -> Any:
+        # Queries and mutations, over HTTP or a websocket, come through here; subscriptions do not.
+        infra = getattr(execution_context.context, "infra", None)  # None only for a schema run without the app
+        seconds: float = infra.settings.operation_timeout_seconds if infra is not None else DEFAULT_TIMEOUT_SECONDS
+        try:
+            async with asyncio.timeout(seconds):
+                return await super()._execute_operation(execution_context, *args, **kwargs)
+        except TimeoutError:
+            raise OperationTimedOut(f"The operation took longer than {seconds:g} s and was stopped.") from None
+
     def process_errors(
         self,
         errors: list[GraphQLError],

@@ -32,6 +32,8 @@ UNKNOWN_MODEL = "no-such-model"
 REJECTED_KEY_PREFIX = "rejected-"  # refused everywhere
 REVOKED_KEY_PREFIX = "revoked-"  # lists models (it was fine when stored) but is refused when chatting
 UNLISTED_KEY_PREFIX = "nolist-"  # the model list fails with a 500
+SLOW_LIST_KEY_PREFIX = "slowlist-"  # the model list takes SLOW_LIST_SECONDS to answer
+SLOW_LIST_SECONDS = 3.0
 
 
 @dataclass
@@ -114,9 +116,11 @@ class FakeUpstream:
         with self._lock:
             return self._listings.get(api_key, 0)
 
-    def _listing_failure(self, api_key: str) -> Response | None:
+    async def _listing_failure(self, api_key: str) -> Response | None:
         with self._lock:
             self._listings[api_key] = self._listings.get(api_key, 0) + 1
+        if api_key.startswith(SLOW_LIST_KEY_PREFIX):
+            await asyncio.sleep(SLOW_LIST_SECONDS)
         if api_key.startswith(UNLISTED_KEY_PREFIX):
             return JSONResponse({"error": {"message": "listing is down", "type": "server_error"}}, status_code=500)
         return None
@@ -262,7 +266,7 @@ class FakeUpstream:
 
     async def _openai_models(self, request: Request) -> Response:
         api_key = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if failure := self._listing_failure(api_key):
+        if failure := await self._listing_failure(api_key):
             return failure
         if api_key.startswith(REJECTED_KEY_PREFIX):
             return _openai_error(401, "Incorrect API key provided.", "invalid_api_key")
@@ -360,7 +364,7 @@ class FakeUpstream:
         return StreamingResponse(self._tracked(api_key, events()), media_type="text/event-stream")
 
     async def _anthropic_models(self, request: Request) -> Response:
-        if failure := self._listing_failure(_anthropic_key(request)):
+        if failure := await self._listing_failure(_anthropic_key(request)):
             return failure
         if _anthropic_key(request).startswith(REJECTED_KEY_PREFIX):
             return _anthropic_error(401, "invalid x-api-key", "authentication_error")
@@ -456,7 +460,7 @@ class FakeUpstream:
 
     async def _gemini_models(self, request: Request) -> Response:
         api_key = request.headers.get("x-goog-api-key", "")
-        if failure := self._listing_failure(api_key):
+        if failure := await self._listing_failure(api_key):
             return failure
         if api_key.startswith(REJECTED_KEY_PREFIX):
             return _gemini_error(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT")
