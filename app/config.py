@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     graphql_introspection: bool = True  # the schema is public anyway (schema.graphql)
     max_request_bytes: int = 2 * 1024 * 1024  # JSON requests; uploads have MAX_UPLOAD_BYTES
     trusted_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Rate limits (per minute unless named otherwise); see README "Security".
+    auth_attempts_per_minute: int = 10  # sign-in + sign-up, per client address and per email
+    auth_free_failures: int = 5  # failed sign-ins per email before the lockouts start doubling
+    auth_max_lockout_seconds: float = 900.0
+    messages_per_minute: int = 30  # sendMessage + regenerateMessage, per user
+    max_concurrent_generations: int = 4  # answers being written at once, per user
+    uploads_per_minute: int = 30  # per user
     operation_timeout_seconds: float = 10.0  # queries and mutations; subscriptions run as long as they stream
     # Websockets: connection_init must come within WS_INIT_TIMEOUT_SECONDS; pings every
     # WS_PING_INTERVAL_SECONDS drop a peer that has not answered within WS_PING_TIMEOUT_SECONDS more.

@@ -60,6 +60,12 @@ class Context:
     def db(self) -> Database:
         return self.infra.db
 
+    @property
+    def client_address(self) -> str | None:
+        """The peer's address (uvicorn puts the proxy's X-Forwarded-For there when it is trusted)."""
+        client = self.request.client
+        return client.host if client is not None else None
+
     def sign_in_as(self, identity: Identity | None) -> None:
         self.identity = identity
         self.loaders = build_loaders(self.infra.db, identity.user_id if identity else None)

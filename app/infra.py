@@ -21,6 +21,8 @@ from app.generation.runner import Generations
 from app.keys.service import ProviderAccess, Vault
 from app.providers.catalog import CatalogCache
 from app.providers.http import ProviderHttp
+from app.ratelimit.factory import build_counters
+from app.ratelimit.limits import RateLimits
 from app.storage import files
 from app.storage.base import Storage
 from app.storage.factory import build_storage
@@ -40,6 +42,7 @@ class Infra:
     provider_access: ProviderAccess
     storage: Storage
     sockets: LiveSockets
+    rate_limits: RateLimits
     _janitor: asyncio.Task[None] = field(init=False)
     generations: Generations
 
@@ -74,6 +77,7 @@ class Infra:
             provider_access=ProviderAccess(settings=settings, http=provider_http, catalogs=CatalogCache(redis)),
             storage=storage,
             sockets=LiveSockets(broker),
+            rate_limits=RateLimits(build_counters(redis), settings),
             generations=Generations(
                 db=db, broker=broker, vault=vault, settings=settings, http=provider_http, storage=storage
             ),

@@ -15,6 +15,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 # Fast argon2 for the suite; production parameters are tested in tests/auth/test_service.py.
 FAST_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST_KIB": "1024", "ARGON2_PARALLELISM": "1"}
+# Every test signs up from 127.0.0.1 and many send at once: the rate limits' own tests set theirs lower.
+GENEROUS_LIMITS = {
+    "AUTH_ATTEMPTS_PER_MINUTE": "100000",
+    "MESSAGES_PER_MINUTE": "100000",
+    "MAX_CONCURRENT_GENERATIONS": "100000",
+    "UPLOADS_PER_MINUTE": "100000",
+}
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
 TEST_MASTER_KEY = "test-master-key-0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -31,6 +38,7 @@ def app_env(extra: Mapping[str, str]) -> dict[str, str]:
     keep = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT"}
     env = {key: value for key, value in os.environ.items() if key in keep}
     env.update(FAST_ARGON2)
+    env.update(GENEROUS_LIMITS)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env

@@ -10,7 +10,7 @@ from strawberry.types import Info
 from app.auth import service
 from app.auth.types import AuthPayloadType, UserType
 from app.context import Context
-from app.errors import BadUserInput
+from app.errors import BadUserInput, Unauthenticated
 from app.graphql.permissions import IsAuthenticated, require_identity
 from app.storage import files
 
@@ -24,6 +24,7 @@ class AuthMutation:
         self, info: Info[Context, Any], email: str, password: str, name: str | None = None
     ) -> AuthPayloadType:
         infra = info.context.infra
+        await infra.rate_limits.auth_attempt(address=info.context.client_address, email=email)
         async with infra.db.transaction() as session:
             signed_in = await service.sign_up(session, infra.auth, email=email, password=password, name=name)
         return AuthPayloadType(token=signed_in.token, user=UserType.from_model(signed_in.user))
@@ -31,8 +32,14 @@ class AuthMutation:
     @strawberry.mutation(description="Sign in; returns a new bearer token.")
     async def sign_in(self, info: Info[Context, Any], email: str, password: str) -> AuthPayloadType:
         infra = info.context.infra
-        async with infra.db.transaction() as session:
-            signed_in = await service.sign_in(session, infra.auth, email=email, password=password)
+        await infra.rate_limits.auth_attempt(address=info.context.client_address, email=email)
+        try:
+            async with infra.db.transaction() as session:
+                signed_in = await service.sign_in(session, infra.auth, email=email, password=password)
+        except Unauthenticated:
+            await infra.rate_limits.auth_failed(email)
+            raise
+        await infra.rate_limits.auth_succeeded(email)
         return AuthPayloadType(token=signed_in.token, user=UserType.from_model(signed_in.user))
 
     @strawberry.mutation(permission_classes=[IsAuthenticated], description="Revoke the token used.")

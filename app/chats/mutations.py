@@ -94,6 +94,7 @@ class ChatsMutation:
     async def upload_file(self, info: Info[Context, Any], file: Upload) -> AttachmentType:
         identity = require_identity(info)
         infra = info.context.infra
+        await infra.rate_limits.upload(identity.user_id)
         upload: Any = file  # Starlette's UploadFile
         data = await attachments.read_upload(upload, infra.settings.max_upload_bytes)
         async with infra.db.transaction() as session:

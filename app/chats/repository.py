@@ -9,7 +9,7 @@ from sqlalchemy import delete, exists, func, literal, or_, select, tuple_, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from app.chats.models import Chat, Message
+from app.chats.models import Chat, Message, MessageStatus
 
 
 def _like_pattern(text: str) -> str:
@@ -54,6 +54,12 @@ async def delete_chat(session: AsyncSession, owner_id: uuid.UUID, chat_id: uuid.
     await session.execute(delete(Message).where(Message.owner_id == owner_id, Message.chat_id == chat_id))
     result = await session.execute(delete(Chat).where(Chat.owner_id == owner_id, Chat.id == chat_id))
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def count_unfinished(session: AsyncSession, owner_id: uuid.UUID) -> int:
+    unfinished = (MessageStatus.PENDING, MessageStatus.STREAMING)
+    query = select(func.count()).where(Message.owner_id == owner_id, Message.status.in_(unfinished))
+    return int(await session.scalar(query) or 0)
 
 
 async def get_message(session: AsyncSession, owner_id: uuid.UUID, message_id: uuid.UUID) -> Message | None:

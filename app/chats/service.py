@@ -517,6 +517,10 @@ async def interrupt_orphans(session: AsyncSession, *, now: datetime, everything:
     )
 
 
+async def count_unfinished_answers(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
+    return await repository.count_unfinished(session, owner_id)
+
+
 async def get_message_for_generation(session: AsyncSession, message_id: uuid.UUID) -> Message | None:
     """The row a generation works on; the generation was authorised when it was started."""
     return await session.get(Message, message_id)

@@ -23,7 +23,11 @@ class GenerationMutation:
     async def send_message(self, info: Info[Context, Any], input: SendMessageInput) -> SendMessagePayload:
         identity = require_identity(info)
         infra = info.context.infra
+        await infra.rate_limits.message(identity.user_id)
         async with infra.db.transaction() as session:
+            await service.ensure_capacity(
+                session, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
+            )
             exchange = await service.start_exchange(
                 session,
                 owner_id=identity.user_id,
@@ -54,7 +58,11 @@ class GenerationMutation:
     async def regenerate_message(self, info: Info[Context, Any], id: relay.GlobalID) -> MessageType:
         identity = require_identity(info)
         infra = info.context.infra
+        await infra.rate_limits.message(identity.user_id)
         async with infra.db.transaction() as session:
+            await service.ensure_capacity(
+                session, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
+            )
             _, answer = await service.start_regeneration(
                 session,
                 owner_id=identity.user_id,

@@ -13,7 +13,7 @@ from app.chats import attachments
 from app.chats import service as chats_service
 from app.chats.models import Chat, Message, Role
 from app.db import Database
-from app.errors import BadUserInput
+from app.errors import BadUserInput, RateLimited
 from app.keys import service as keys_service
 from app.providers.base import ProviderKind
 from app.providers.catalog import describe_model
@@ -22,6 +22,7 @@ from app.providers.factory import STREAMING_PROVIDERS
 MAX_OUTPUT_TOKENS = 1_000_000
 STOP_WAIT_SECONDS = 10.0
 STOP_POLL_SECONDS = 0.05
+CAPACITY_RETRY_SECONDS = 5  # a guess: answers take seconds; the client may also just wait for one to end
 
 
 def validate_sampling(temperature: float | None, max_tokens: int | None) -> None:
@@ -29,6 +30,17 @@ def validate_sampling(temperature: float | None, max_tokens: int | None) -> None
         raise BadUserInput("temperature must be between 0 and 2.", field="temperature")
     if max_tokens is not None and not 1 <= max_tokens <= MAX_OUTPUT_TOKENS:
         raise BadUserInput(f"maxTokens must be between 1 and {MAX_OUTPUT_TOKENS:,}.", field="maxTokens")
+
+
+async def ensure_capacity(session: AsyncSession, *, owner_id: uuid.UUID, limit: int) -> None:
+    """Refuse a new answer while ``limit`` of the owner's answers are still being written."""
+    running = await chats_service.count_unfinished_answers(session, owner_id=owner_id)
+    if running >= limit:
+        raise RateLimited(
+            f"{running} of your answers are still being written (at most {limit} at once): "
+            "wait for one to finish or stop one.",
+            retryAfter=CAPACITY_RETRY_SECONDS,
+        )
 
 
 async def start_exchange(

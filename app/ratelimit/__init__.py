@@ -1,0 +1,1 @@
+"""Rate limits: counters in Redis (shared by every instance) or in memory (the embedded default)."""
