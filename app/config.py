@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     messages_per_minute: int = 30  # sendMessage + regenerateMessage, per user
     max_concurrent_generations: int = 4  # answers being written at once, per user
     uploads_per_minute: int = 30  # per user
+    vault_unlock_seconds: float = 900.0  # how long unlockVault keeps a passphrase-locked vault open
     operation_timeout_seconds: float = 10.0  # queries and mutations; subscriptions run as long as they stream
     # Websockets: connection_init must come within WS_INIT_TIMEOUT_SECONDS; pings every
     # WS_PING_INTERVAL_SECONDS drop a peer that has not answered within WS_PING_TIMEOUT_SECONDS more.

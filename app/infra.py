@@ -18,7 +18,9 @@ from app.chats import attachments
 from app.config import Settings
 from app.db import Database, utcnow
 from app.generation.runner import Generations
+from app.keys.passphrase import KdfParams
 from app.keys.service import ProviderAccess, Vault
+from app.keys.unlocked import UnlockedVaults
 from app.providers.catalog import CatalogCache
 from app.providers.http import ProviderHttp
 from app.ratelimit.factory import build_counters
@@ -41,6 +43,7 @@ class Infra:
     provider_http: ProviderHttp
     provider_access: ProviderAccess
     storage: Storage
+    vault_kdf: KdfParams
     sockets: LiveSockets
     rate_limits: RateLimits
     _janitor: asyncio.Task[None] = field(init=False)
@@ -61,7 +64,9 @@ class Infra:
         redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
         db = Database.from_url(settings.resolved_database_url)
         vault = Vault.from_secrets(
-            settings.require_master_key(), *(key.get_secret_value() for key in settings.master_key_previous)
+            settings.require_master_key(),
+            *(key.get_secret_value() for key in settings.master_key_previous),
+            unlocked=UnlockedVaults(redis, settings.vault_unlock_seconds),
         )
         broker = build_broker(redis)
         provider_http = ProviderHttp(allow_private_endpoints=settings.allow_private_endpoints)
@@ -76,6 +81,11 @@ class Infra:
             provider_http=provider_http,
             provider_access=ProviderAccess(settings=settings, http=provider_http, catalogs=CatalogCache(redis)),
             storage=storage,
+            vault_kdf=KdfParams(
+                time_cost=settings.argon2_time_cost,
+                memory_cost_kib=settings.argon2_memory_cost_kib,
+                parallelism=settings.argon2_parallelism,
+            ),
             sockets=LiveSockets(broker),
             rate_limits=RateLimits(build_counters(redis), settings),
             generations=Generations(

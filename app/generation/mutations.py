@@ -25,8 +25,8 @@ class GenerationMutation:
         infra = info.context.infra
         await infra.rate_limits.message(identity.user_id)
         async with infra.db.transaction() as session:
-            await service.ensure_capacity(
-                session, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
+            await service.ensure_can_start(
+                session, infra.vault, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
             )
             exchange = await service.start_exchange(
                 session,
@@ -60,8 +60,8 @@ class GenerationMutation:
         infra = info.context.infra
         await infra.rate_limits.message(identity.user_id)
         async with infra.db.transaction() as session:
-            await service.ensure_capacity(
-                session, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
+            await service.ensure_can_start(
+                session, infra.vault, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
             )
             _, answer = await service.start_regeneration(
                 session,

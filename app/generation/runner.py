@@ -193,6 +193,8 @@ class Generations:
             await self._finish(
                 message_id, progress, MessageStatus.FAILED, error=_KeyGone.message, error_code="BAD_USER_INPUT"
             )
+        except keys_service.VaultLocked as locked:  # locked between sendMessage and now
+            await self._finish(message_id, progress, MessageStatus.FAILED, error=locked.message, error_code=locked.code)
         except asyncio.CancelledError:
             if message_id in self._stop_requested:
                 await asyncio.shield(self._finish(message_id, progress, MessageStatus.CANCELLED))

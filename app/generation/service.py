@@ -32,8 +32,12 @@ def validate_sampling(temperature: float | None, max_tokens: int | None) -> None
         raise BadUserInput(f"maxTokens must be between 1 and {MAX_OUTPUT_TOKENS:,}.", field="maxTokens")
 
 
-async def ensure_capacity(session: AsyncSession, *, owner_id: uuid.UUID, limit: int) -> None:
-    """Refuse a new answer while ``limit`` of the owner's answers are still being written."""
+async def ensure_can_start(
+    session: AsyncSession, vault: keys_service.Vault, *, owner_id: uuid.UUID, limit: int
+) -> None:
+    """Refuse a new answer at once when the owner's vault is locked (FORBIDDEN), or while ``limit`` of
+    their answers are still being written (RATE_LIMITED)."""
+    await keys_service.open_vault_key(session, vault, owner_id)
     running = await chats_service.count_unfinished_answers(session, owner_id=owner_id)
     if running >= limit:
         raise RateLimited(

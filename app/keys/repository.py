@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.keys.models import ApiKey
+from app.keys.models import ApiKey, UserVault
 from app.providers.base import ProviderKind
 
 
@@ -68,3 +68,14 @@ async def list_for_provider(session: AsyncSession, owner_id: uuid.UUID, provider
 
 async def mark_used(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:
     await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))
+
+
+async def get_vault(session: AsyncSession, owner_id: uuid.UUID, *, for_update: bool = False) -> UserVault | None:
+    query = select(UserVault).where(UserVault.owner_id == owner_id)
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def delete_vault(session: AsyncSession, owner_id: uuid.UUID) -> None:
+    await session.execute(delete(UserVault).where(UserVault.owner_id == owner_id))

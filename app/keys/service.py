@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 from app.db import utcnow
-from app.errors import BadUserInput, NotFound
+from app.errors import BadUserInput, Forbidden, NotFound
 from app.keys import crypto, repository
 from app.keys.models import ApiKey
+from app.keys.unlocked import UnlockedVaults
 from app.providers import ssrf
 from app.providers.base import FailureKind, ModelInfo, ProviderFailure, ProviderKind
 from app.providers.catalog import CatalogCache, builtin_models
@@ -28,18 +29,27 @@ from app.providers.http import ProviderHttp
 
 logger = logging.getLogger(__name__)
 MAX_KEY_BYTES = 4096
+DEFAULT_UNLOCK_SECONDS = 900.0
+VAULT_LOCKED = "Your key vault is locked: unlock it with unlockVault(passphrase) first."
 MAX_LABEL_LENGTH = 100
 MAX_BASE_URL_LENGTH = 2048
 _KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
 _KEY_PREFIX = re.compile(r"^(?:[A-Za-z]{2,4}[-_]){1,2}|^AIza")
 
 
+class VaultLocked(Forbidden):
+    def __init__(self) -> None:
+        super().__init__(VAULT_LOCKED, reason="VAULT_LOCKED")
+
+
 @dataclass(frozen=True, slots=True)
 class Vault:
-    """The master key that wraps new data keys, plus older ones still able to unwrap."""
+    """The master key that wraps new data keys, older ones still able to unwrap, and the vault keys
+    of users whose passphrase-locked vault is open right now."""
 
     current: crypto.MasterKey
     previous: tuple[crypto.MasterKey, ...] = ()
+    unlocked: UnlockedVaults = field(default_factory=lambda: UnlockedVaults(None, DEFAULT_UNLOCK_SECONDS))
     keyring: dict[str, crypto.MasterKey] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -47,11 +57,41 @@ class Vault:
         object.__setattr__(self, "keyring", ring)
 
     @classmethod
-    def from_secrets(cls, current: str, *previous: str) -> Vault:
+    def from_secrets(cls, current: str, *previous: str, unlocked: UnlockedVaults | None = None) -> Vault:
         return cls(
             current=crypto.MasterKey.from_secret(current),
             previous=tuple(crypto.MasterKey.from_secret(p) for p in previous),
+            unlocked=unlocked or UnlockedVaults(None, DEFAULT_UNLOCK_SECONDS),
         )
+
+    async def remember_vault_key(self, owner_id: uuid.UUID, vault_key: bytes) -> None:
+        await self.unlocked.put(owner_id, crypto.wrap_with_master(self.current, vault_key, _unlocked_aad(owner_id)))
+
+    async def vault_key_of(self, owner_id: uuid.UUID) -> tuple[bytes, float] | None:
+        """The owner's open vault key and the seconds it stays open, or None while it is locked."""
+        entry = await self.unlocked.get(owner_id)
+        if entry is None:
+            return None
+        try:
+            return crypto.unwrap_with_master(self.keyring, entry[0], _unlocked_aad(owner_id)), entry[1]
+        except crypto.DecryptionError:
+            return None  # wrapped under a master key this instance no longer has: unlock again
+
+    async def forget_vault_key(self, owner_id: uuid.UUID) -> None:
+        await self.unlocked.drop(owner_id)
+
+    async def key_for(self, api_key: ApiKey) -> bytes | None:
+        """The vault key a key's envelope needs: None for an unsealed one; VaultLocked when it is locked."""
+        if not api_key.sealed:
+            return None
+        entry = await self.vault_key_of(api_key.owner_id)
+        if entry is None:
+            raise VaultLocked
+        return entry[0]
+
+
+def _unlocked_aad(owner_id: uuid.UUID) -> bytes:
+    return f"llm-aggregator/unlocked-vault-key/v1|{owner_id}".encode()
 
 
 def mask_key(key: str) -> str:
@@ -106,25 +146,27 @@ async def _clean_base_url(provider: ProviderKind, base_url: str | None, *, allow
     return base_url.rstrip("/")
 
 
-def _aad(api_key: ApiKey) -> bytes:
+def aad_of(api_key: ApiKey) -> bytes:
     return crypto.associated_data(
         owner_id=str(api_key.owner_id), provider=api_key.provider.value, record_id=str(api_key.id)
     )
 
 
-def _store_envelope(api_key: ApiKey, envelope: crypto.Envelope) -> None:
+def store_envelope(api_key: ApiKey, envelope: crypto.Envelope) -> None:
+    api_key.sealed = envelope.sealed
     api_key.envelope_version = envelope.version
     api_key.master_key_id = envelope.master_key_id
     api_key.wrapped_data_key = envelope.wrapped_data_key
     api_key.ciphertext = envelope.ciphertext
 
 
-def _stored_envelope(api_key: ApiKey) -> crypto.Envelope:
+def envelope_of(api_key: ApiKey) -> crypto.Envelope:
     return crypto.Envelope(
         version=api_key.envelope_version,
         master_key_id=api_key.master_key_id,
         wrapped_data_key=api_key.wrapped_data_key,
         ciphertext=api_key.ciphertext,
+        sealed=api_key.sealed,
     )
 
 
@@ -190,7 +232,11 @@ async def _list_models(
 
 
 async def store_key(session: AsyncSession, vault: Vault, *, owner_id: uuid.UUID, new_key: NewKey) -> ApiKey:
-    """Store a key; the same provider, label and base URL again replaces the stored secret."""
+    """Store a key; the same provider, label and base URL again replaces the stored secret.
+
+    With a vault passphrase the key is sealed by the vault key, so the vault must be open (VaultLocked).
+    """
+    vault_key = await open_vault_key(session, vault, owner_id)
     api_key = await repository.find_same_slot(
         session, owner_id=owner_id, provider=new_key.provider, label=new_key.label, base_url=new_key.base_url
     )
@@ -205,7 +251,7 @@ async def store_key(session: AsyncSession, vault: Vault, *, owner_id: uuid.UUID,
         session.add(api_key)
     api_key.updated_at = utcnow()
     api_key.hint = mask_key(new_key.secret)
-    _store_envelope(api_key, crypto.seal(vault.current, new_key.secret.encode(), _aad(api_key)))
+    store_envelope(api_key, crypto.seal(vault.current, new_key.secret.encode(), aad_of(api_key), vault_key))
     await session.flush()
     return api_key
 
@@ -242,9 +288,10 @@ async def models_for_key(vault: Vault, access: ProviderAccess, api_key: ApiKey) 
     if cached is not None:
         return cached
     try:
-        secret = crypto.open_envelope(vault.keyring, _stored_envelope(api_key), _aad(api_key)).decode()
+        vault_key = await vault.key_for(api_key)
+        secret = crypto.open_envelope(vault.keyring, envelope_of(api_key), aad_of(api_key), vault_key).decode()
         models = await _list_models(access, api_key.provider, secret, api_key.base_url)
-    except (ProviderFailure, crypto.DecryptionError, ValueError) as error:
+    except (ProviderFailure, crypto.DecryptionError, ValueError, VaultLocked) as error:
         logger.info("model list for key %s unavailable (%s); built-in list", api_key.id, type(error).__name__)
         return builtin_models(api_key.provider)
     await access.catalogs.put(_catalog_key(api_key), models)
@@ -282,10 +329,12 @@ async def reveal_credentials(
 ) -> Credentials:
     """The plaintext key (and its endpoint), for the provider call that needs it.
 
-    Raises DecryptionError when the stored envelope was tampered with or moved.
+    Raises VaultLocked when the owner's passphrase-locked vault is closed, DecryptionError when the
+    stored envelope was tampered with or moved.
     """
     api_key = await get_api_key(session, owner_id=owner_id, key_id=key_id)
-    secret = crypto.open_envelope(vault.keyring, _stored_envelope(api_key), _aad(api_key)).decode()
+    vault_key = await vault.key_for(api_key)
+    secret = crypto.open_envelope(vault.keyring, envelope_of(api_key), aad_of(api_key), vault_key).decode()
     return Credentials(secret=secret, base_url=api_key.base_url)
 
 
@@ -294,8 +343,8 @@ async def rotate_master_key(session: AsyncSession, vault: Vault, new_master: cry
     keyring = {**vault.keyring, new_master.key_id: new_master}
     rewrapped = 0
     for api_key in await repository.not_under_master_key(session, new_master.key_id):
-        envelope = crypto.rewrap(keyring, _stored_envelope(api_key), _aad(api_key), new_master)
-        _store_envelope(api_key, envelope)
+        envelope = crypto.rewrap(keyring, envelope_of(api_key), aad_of(api_key), new_master)
+        store_envelope(api_key, envelope)
         rewrapped += 1
     await session.flush()
     return rewrapped
@@ -322,3 +371,13 @@ async def choose_api_key(
 
 async def mark_api_key_used(session: AsyncSession, key_id: uuid.UUID) -> None:
     await repository.mark_used(session, key_id, utcnow())
+
+
+async def open_vault_key(session: AsyncSession, vault: Vault, owner_id: uuid.UUID) -> bytes | None:
+    """None when the owner has no vault passphrase; their open vault key; else VaultLocked."""
+    if await repository.get_vault(session, owner_id) is None:
+        return None
+    entry = await vault.vault_key_of(owner_id)
+    if entry is None:
+        raise VaultLocked
+    return entry[0]

@@ -11,6 +11,7 @@ from app.context import Context
 from app.graphql.nodes import LoadedNode
 from app.keys import service
 from app.keys.models import ApiKey
+from app.keys.passphrase import VaultState
 from app.providers.base import ModelInfo, ProviderKind
 from app.providers.catalog import builtin_models
 
@@ -87,3 +88,21 @@ class ApiKeyType(LoadedNode):
             last_used_at=api_key.last_used_at,
             row=api_key,
         )
+
+
+@strawberry.type(name="VaultStatus")
+class VaultStatusType:
+    enabled: bool = strawberry.field(
+        description="Whether a vault passphrase locks your keys (the server alone cannot use them)."
+    )
+    unlocked_until: datetime | None = strawberry.field(
+        description="While the vault is open, when it locks again by itself; null when locked or not enabled."
+    )
+
+    @strawberry.field(description="Whether your keys can be used now (always, without a passphrase).")
+    def unlocked(self) -> bool:
+        return not self.enabled or self.unlocked_until is not None
+
+    @classmethod
+    def from_state(cls, state: VaultState) -> Self:
+        return cls(enabled=state.enabled, unlocked_until=state.unlocked_until)

@@ -43,26 +43,46 @@ class RateLimits:
 
     async def auth_attempt(self, *, address: str | None, email: str) -> None:
         """Before a sign-in or sign-up: the email's lockout, then the per-address and per-email windows."""
-        email_key = _email_key(email)
-        locked_for = await self._counters.held_for(f"auth-lock:{email_key}")
-        if locked_for > 0:
-            raise limited("Too many failed sign-ins for this email.", locked_for)
+        subject = f"email:{_email_key(email)}"
+        await self._check_lockout(subject, "Too many failed sign-ins for this email.")
         per_minute = self._settings.auth_attempts_per_minute
         if address:
             await self._count(f"auth-address:{address}", per_minute, "Too many sign-in attempts from this address.")
-        await self._count(f"auth-email:{email_key}", per_minute, "Too many sign-in attempts for this email.")
+        await self._count(f"auth-{subject}", per_minute, "Too many sign-in attempts for this email.")
 
     async def auth_failed(self, email: str) -> None:
-        email_key = _email_key(email)
-        failures, _ = await self._counters.hit(f"auth-failures:{email_key}", FAILURE_MEMORY_SECONDS)
+        await self._failed(f"email:{_email_key(email)}")
+
+    async def auth_succeeded(self, email: str) -> None:
+        await self._succeeded(f"email:{_email_key(email)}")
+
+    async def passphrase_attempt(self, user_id: uuid.UUID) -> None:
+        """Vault passphrases are guessed like passwords: the same windows and lockouts, per user."""
+        subject = f"vault:{user_id}"
+        await self._check_lockout(subject, "Too many wrong vault passphrases.")
+        per_minute = self._settings.auth_attempts_per_minute
+        await self._count(f"auth-{subject}", per_minute, "Too many vault passphrase attempts.")
+
+    async def passphrase_failed(self, user_id: uuid.UUID) -> None:
+        await self._failed(f"vault:{user_id}")
+
+    async def passphrase_succeeded(self, user_id: uuid.UUID) -> None:
+        await self._succeeded(f"vault:{user_id}")
+
+    async def _check_lockout(self, subject: str, message: str) -> None:
+        locked_for = await self._counters.held_for(f"auth-lock:{subject}")
+        if locked_for > 0:
+            raise limited(message, locked_for)
+
+    async def _failed(self, subject: str) -> None:
+        failures, _ = await self._counters.hit(f"auth-failures:{subject}", FAILURE_MEMORY_SECONDS)
         beyond = failures - self._settings.auth_free_failures
         if beyond >= 0:
             lockout = min(2.0 ** min(beyond, 30), self._settings.auth_max_lockout_seconds)
-            await self._counters.hold(f"auth-lock:{email_key}", lockout)
+            await self._counters.hold(f"auth-lock:{subject}", lockout)
 
-    async def auth_succeeded(self, email: str) -> None:
-        email_key = _email_key(email)
-        await self._counters.clear(f"auth-failures:{email_key}", f"auth-lock:{email_key}")
+    async def _succeeded(self, subject: str) -> None:
+        await self._counters.clear(f"auth-failures:{subject}", f"auth-lock:{subject}")
 
     async def message(self, user_id: uuid.UUID) -> None:
         """sendMessage and regenerateMessage share one window per user."""
