@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,6 +18,7 @@ from app import migrate
 from app.db import Database
 from app.keys.service import Vault
 from app.models import metadata
+from tests import leaks
 from tests.fakes.upstream import FakeUpstream
 from tests.gql import GraphQLClient
 from tests.servers import TEST_MASTER_KEY, TEST_SECRET_KEY, ServerProcess
@@ -65,6 +67,26 @@ def upstream() -> Iterator[FakeUpstream]:
     fake.start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_leaks(upstream: FakeUpstream) -> Iterator[None]:
+    """After the whole run: no password, passphrase, token or provider key in any log line or error."""
+    handler = leaks.capture_logs()
+    yield
+    logging.getLogger().removeHandler(handler)
+    known = leaks.secrets | upstream.seen_keys() | {TEST_MASTER_KEY, TEST_SECRET_KEY}
+    texts = leaks.all_texts()
+    leaks.summary = f"{len(known)} secrets searched in {len(texts) - 2} server logs, {len(leaks.log_lines)} "
+    leaks.summary += f"in-process log records and {len(leaks.errors)} returned errors"
+    found = leaks.find_leaks(known, texts)
+    if found:
+        pytest.fail("secrets leaked into logs or errors:\n" + "\n".join(sorted(set(found))))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if leaks.summary:
+        terminalreporter.write_line(f"secret watch: {leaks.summary}")
 
 
 @pytest.fixture(scope="session")

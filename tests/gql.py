@@ -13,6 +13,8 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from tests import leaks
+
 SIGN_UP = """
 mutation SignUp($email: String!, $password: String!, $name: String) {
   signUp(email: $email, password: $password, name: $name) { token user { id email name } }
@@ -39,9 +41,11 @@ class GraphQLClient:
         self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        leaks.note_request(variables)
         response = await self.http.post(self.url, json={"query": query, "variables": variables or {}}, headers=headers)
         assert response.status_code in (200, 400, 413), response.text
         body: dict[str, Any] = response.json()
+        leaks.note_response(body)
         return body
 
     async def data(self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None) -> Any:
@@ -128,7 +132,10 @@ async def follow_stream(
             assert message["type"] == "next", message
             if message["payload"].get("errors"):
                 raise StreamError(message["payload"]["errors"])
-            events.append(message["payload"]["data"]["messageStream"])
+            event = message["payload"]["data"]["messageStream"]
+            if event["__typename"] == "MessageFailed":
+                leaks.note_stream_error(event)
+            events.append(event)
             if limit is not None and len(events) >= limit:
                 return events
 
@@ -137,3 +144,4 @@ class StreamError(Exception):
     def __init__(self, payload: Any) -> None:
         super().__init__(payload)
         self.payload = payload
+        leaks.note_stream_error(payload)

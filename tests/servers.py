@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests import leaks
+
 ROOT = Path(__file__).resolve().parent.parent
 # Fast argon2 for the suite; production parameters are tested in tests/auth/test_service.py.
 FAST_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST_KIB": "1024", "ARGON2_PARALLELISM": "1"}
@@ -49,6 +51,7 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
+        leaks.log_paths.append(log_path)
         self._log = log_path.open("wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port), *extra_args],

@@ -12,11 +12,12 @@ import pytest
 from redis.asyncio import Redis
 
 from app.ratelimit.memory import MemoryCounters
+from tests import leaks
 from tests.chats.test_files import PNG, upload
 from tests.conftest import REDIS_URL, StartServer
 from tests.fakes.upstream import FakeUpstream, Script
 from tests.generation.helpers import MODELS, SEND, send, with_key
-from tests.gql import SIGN_UP, GraphQLClient, error_codes
+from tests.gql import SIGN_UP, GraphQLClient, error_codes, follow_stream
 from tests.servers import ServerProcess
 
 SIGN_IN = "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { token } }"
@@ -48,6 +49,8 @@ async def post(
     headers = {"X-Forwarded-For": address} if address else {}
     response = await http.post(server.graphql_url, json={"query": query, "variables": variables}, headers=headers)
     body: dict[str, Any] = response.json()
+    leaks.note_request(variables)
+    leaks.note_response(body)
     return body
 
 
@@ -123,6 +126,7 @@ class TestGenerations:
         async for api in client_for(server):
             account, _ = await with_key(api)
             first = await send(api, account)
+            await follow_stream(api.ws_url, account.token, first["assistantMessage"]["id"])  # then it can be redone
             await send(api, account)
             await api.data(REGENERATE, {"id": first["assistantMessage"]["id"]}, token=account.token)
             payload = {"content": "one more", "provider": "OPENAI", "model": MODELS["OPENAI"]}

@@ -97,6 +97,11 @@ class FakeUpstream:
         with self._lock:
             return [request for request in self._requests if request.api_key == api_key]
 
+    def seen_keys(self) -> set[str]:
+        """Every provider key that reached this server, in a chat or a model list."""
+        with self._lock:
+            return {request.api_key for request in self._requests} | set(self._listings)
+
     def aborted(self, api_key: str) -> bool:
         """Whether a client closed a stream of this key before it ended (a real cancellation)."""
         with self._lock:
