@@ -102,3 +102,28 @@ class TestHttpHygiene:
         async with httpx.AsyncClient(timeout=30) as http:
             response = await http.post(server.graphql_url, json={"query": "{ __typename }"}, headers={"host": host})
         assert response.status_code == status
+
+
+class TestFoundByFuzzing:
+    """What schemathesis found once: each is now the client's error, never an internal one."""
+
+    async def test_nul_characters_in_text(self, client: GraphQLClient) -> None:
+        token = await token_for(client)
+        literal = await client.execute('mutation { createChat(title: "a\\u0000b") { id } }', token=token)
+        assert error_codes(literal) == ["BAD_USER_INPUT"]
+        variable = await client.execute(
+            "mutation($t: String) { createChat(title: $t) { id } }", {"t": "a\x00b"}, token=token
+        )
+        assert error_codes(variable) == ["BAD_USER_INPUT"]
+        assert "NUL" in variable["errors"][0]["message"]
+        assert (await client.data("{ chats { edges { node { id } } } }", token=token))["chats"]["edges"] == []
+
+    @pytest.mark.parametrize(
+        "arguments", ["first: -1", "last: -2", 'after: "not a cursor"', 'before: "ก ำกำ"'], ids=str
+    )
+    async def test_bad_pagination_of_messages(self, client: GraphQLClient, arguments: str) -> None:
+        token = await token_for(client)
+        chat = await client.data('mutation { createChat(title: "t") { id } }', token=token)
+        query = f"query($id: ID!) {{ chat(id: $id) {{ messages({arguments}) {{ edges {{ cursor }} }} }} }}"
+        body = await client.execute(query, {"id": chat["createChat"]["id"]}, token=token)
+        assert error_codes(body) == ["BAD_USER_INPUT"]

@@ -11,7 +11,7 @@ from strawberry.types import Info
 from app.chats import service
 from app.chats.models import Attachment, Chat, Message, MessageStatus, Role
 from app.context import Context
-from app.errors import NotFound
+from app.errors import BadUserInput, NotFound
 from app.graphql.nodes import LoadedNode
 from app.providers.base import ProviderKind
 from app.storage.links import download_url
@@ -113,6 +113,20 @@ class MessageType(LoadedNode):
         )
 
 
+@strawberry.type(name="MessageConnection", description="A page of a chat's active branch, oldest first.")
+class MessageConnection(relay.ListConnection[MessageType]):
+    """Strawberry's list pagination, with its ValueErrors (a negative ``first``, a cursor that is
+    not one) answered as BAD_USER_INPUT instead of an internal error."""
+
+    @classmethod
+    def resolve_connection(cls, nodes: Any, *, info: Info[Context, Any], **kwargs: Any) -> Any:
+        try:
+            return super().resolve_connection(nodes, info=info, **kwargs)
+        except ValueError as error:
+            message = str(error) if str(error).startswith("Argument") else "That is not a cursor from this list."
+            raise BadUserInput(message) from None
+
+
 @strawberry.type(name="Chat")
 class ChatType(LoadedNode):
     loader = "chats"
@@ -128,7 +142,7 @@ class ChatType(LoadedNode):
     updated_at: datetime
     row: strawberry.Private[Chat]
 
-    @relay.connection(relay.ListConnection[MessageType], description="The active branch, oldest first.")
+    @relay.connection(MessageConnection, description="The active branch, oldest first.")
     async def messages(self, info: Info[Context, Any]) -> list[MessageType]:
         async with info.context.db.read() as session:
             branch = await service.active_branch(session, self.row)

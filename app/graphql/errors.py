@@ -21,7 +21,8 @@ from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.types import ExecutionContext
 
-from app.errors import AppError
+from app.errors import AppError, BadUserInput
+from app.graphql.limits import NUL_MESSAGE, has_nul
 
 logger = logging.getLogger("app.graphql")
 INTERNAL_MESSAGE = "Internal server error."
@@ -54,6 +55,8 @@ class OperationTimedOut(AppError):
 class AppSchema(Schema):
     async def _execute_operation(self, execution_context: ExecutionContext, *args: Any, **kwargs: Any) -> Any:
         # Queries and mutations, over HTTP or a websocket, come through here; subscriptions do not.
+        if has_nul(execution_context.variables):
+            raise BadUserInput(NUL_MESSAGE)
         infra = getattr(execution_context.context, "infra", None)  # None only for a schema run without the app
         seconds: float = infra.settings.operation_timeout_seconds if infra is not None else DEFAULT_TIMEOUT_SECONDS
         try:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from graphql import DirectiveNode, FieldNode, GraphQLError, SelectionSetNode, ValidationContext, ValidationRule
+from graphql import (
+    DirectiveNode,
+    FieldNode,
+    GraphQLError,
+    SelectionSetNode,
+    StringValueNode,
+    ValidationContext,
+    ValidationRule,
+)
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
@@ -52,6 +60,28 @@ class MaxRepeatedFields(ValidationRule):
             )
 
 
+NUL_MESSAGE = "Text may not contain the NUL character (\\u0000)."
+
+
+class NoNulInStrings(ValidationRule):
+    """PostgreSQL text cannot hold U+0000: refuse it in the document as the client's mistake
+    (variables are checked before execution, see AppSchema)."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: Any) -> None:
+        if "\x00" in node.value:
+            self.report_error(GraphQLError(NUL_MESSAGE, node))
+
+
+def has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(item) for item in value.values())
+    if isinstance(value, list):
+        return any(has_nul(item) for item in value)
+    return False
+
+
 # The rule classes are built once: a fresh class per request (what QueryDepthLimiter(...) and
 # MaxAliasesLimiter(...) do) would also make every request miss the validation cache.
 _RULES = [
@@ -59,6 +89,7 @@ _RULES = [
     aliases_rule(MAX_ALIASES),
     MaxDirectives,
     MaxRepeatedFields,
+    NoNulInStrings,
 ]
 
 
