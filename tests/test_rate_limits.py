@@ -12,13 +12,14 @@ import pytest
 from redis.asyncio import Redis
 
 from app.ratelimit.memory import MemoryCounters
+from app.ratelimit.redis import RedisCounters
 from tests import leaks
 from tests.chats.test_files import PNG, upload
 from tests.conftest import REDIS_URL, StartServer
 from tests.fakes.upstream import FakeUpstream, Script
 from tests.generation.helpers import MODELS, SEND, send, with_key
 from tests.gql import SIGN_UP, GraphQLClient, error_codes, follow_stream
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, free_port
 
 SIGN_IN = "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { token } }"
 REGENERATE = "mutation($id: ID!) { regenerateMessage(id: $id) { id } }"
@@ -178,3 +179,15 @@ async def test_memory_counters_windows_and_holds() -> None:
     await counters.clear("lock", "k")
     assert await counters.held_for("lock") == 0
     assert (await counters.hit("k", 1))[0] == 1
+
+
+async def test_an_unreachable_redis_does_not_lock_anyone_out() -> None:
+    nobody = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
+    try:
+        counters = RedisCounters(nobody)
+        assert await counters.hit("k", 60) == (0, 60)
+        await counters.hold("lock", 5)
+        assert await counters.held_for("lock") == 0
+        await counters.clear("k")
+    finally:
+        await nobody.aclose()
