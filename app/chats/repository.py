@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, literal, or_, select, tuple_, update
+from sqlalchemy import Select, bindparam, delete, exists, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -73,17 +74,23 @@ async def get_messages(
     return result.all()
 
 
-async def path_to_root(session: AsyncSession, leaf_id: uuid.UUID) -> Sequence[Message]:
-    """The messages from the root down to ``leaf_id``, oldest first (one recursive query)."""
+@functools.cache
+def _path_to_root_query() -> Select[Message]:
+    # Built once, on first use (the mappers are configured by then): an aliased class costs
+    # milliseconds of CPU to build, and every generation asks for its conversation.
     path = (
         select(Message.id.label("id"), Message.parent_id.label("parent_id"), literal(0).label("depth"))
-        .where(Message.id == leaf_id)
+        .where(Message.id == bindparam("leaf_id"))
         .cte("path", recursive=True)
     )
     parent = aliased(Message)
     path = path.union_all(select(parent.id, parent.parent_id, path.c.depth + 1).where(parent.id == path.c.parent_id))
-    query = select(Message).join(path, Message.id == path.c.id).order_by(path.c.depth.desc())
-    return (await session.scalars(query)).all()
+    return select(Message).join(path, Message.id == path.c.id).order_by(path.c.depth.desc())
+
+
+async def path_to_root(session: AsyncSession, leaf_id: uuid.UUID) -> Sequence[Message]:
+    """The messages from the root down to ``leaf_id``, oldest first (one recursive query)."""
+    return (await session.scalars(_path_to_root_query(), {"leaf_id": leaf_id})).all()
 
 
 async def update_message(session: AsyncSession, message_id: uuid.UUID, **values: Any) -> bool:

@@ -25,11 +25,12 @@ class GenerationMutation:
         infra = info.context.infra
         await infra.rate_limits.message(identity.user_id)
         async with infra.db.transaction() as session:
-            await service.ensure_can_start(
-                session, infra.vault, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
+            await service.ensure_capacity(
+                session, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
             )
             exchange = await service.start_exchange(
                 session,
+                infra.vault,
                 owner_id=identity.user_id,
                 chat_id=decode_id(input.chat_id, "Chat") if input.chat_id else None,
                 content=input.content,
@@ -60,11 +61,12 @@ class GenerationMutation:
         infra = info.context.infra
         await infra.rate_limits.message(identity.user_id)
         async with infra.db.transaction() as session:
-            await service.ensure_can_start(
-                session, infra.vault, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
+            await service.ensure_capacity(
+                session, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
             )
             _, answer = await service.start_regeneration(
                 session,
+                infra.vault,
                 owner_id=identity.user_id,
                 message_id=decode_id(id, "Message"),
                 lease=infra.generations.lease(),

@@ -32,12 +32,8 @@ def validate_sampling(temperature: float | None, max_tokens: int | None) -> None
         raise BadUserInput(f"maxTokens must be between 1 and {MAX_OUTPUT_TOKENS:,}.", field="maxTokens")
 
 
-async def ensure_can_start(
-    session: AsyncSession, vault: keys_service.Vault, *, owner_id: uuid.UUID, limit: int
-) -> None:
-    """Refuse a new answer at once when the owner's vault is locked (FORBIDDEN), or while ``limit`` of
-    their answers are still being written (RATE_LIMITED)."""
-    await keys_service.open_vault_key(session, vault, owner_id)
+async def ensure_capacity(session: AsyncSession, *, owner_id: uuid.UUID, limit: int) -> None:
+    """Refuse a new answer while ``limit`` of the owner's answers are still being written."""
     running = await chats_service.count_unfinished_answers(session, owner_id=owner_id)
     if running >= limit:
         raise RateLimited(
@@ -49,6 +45,7 @@ async def ensure_can_start(
 
 async def start_exchange(
     session: AsyncSession,
+    vault: keys_service.Vault,
     *,
     owner_id: uuid.UUID,
     chat_id: uuid.UUID | None,
@@ -71,6 +68,7 @@ async def start_exchange(
     if provider not in STREAMING_PROVIDERS:
         raise BadUserInput(f"Chatting with {provider.value} models is not available yet.", field="provider")
     api_key = await keys_service.choose_api_key(session, owner_id=owner_id, provider=provider, api_key_id=api_key_id)
+    await vault.key_for(api_key)  # a sealed key of a locked vault: FORBIDDEN now, before anything is stored
     exchange = await chats_service.add_exchange(
         session,
         owner_id=owner_id,
@@ -100,7 +98,12 @@ async def start_exchange(
 
 
 async def start_regeneration(
-    session: AsyncSession, *, owner_id: uuid.UUID, message_id: uuid.UUID, lease: chats_service.Lease
+    session: AsyncSession,
+    vault: keys_service.Vault,
+    *,
+    owner_id: uuid.UUID,
+    message_id: uuid.UUID,
+    lease: chats_service.Lease,
 ) -> tuple[Chat, Message]:
     """A new answer beside the given one (or under the given question), ready to be started."""
     chat, answer = await chats_service.add_regeneration(session, owner_id=owner_id, message_id=message_id, lease=lease)
@@ -111,6 +114,9 @@ async def start_regeneration(
         api_key = await keys_service.choose_api_key(session, owner_id=owner_id, provider=provider, api_key_id=None)
         answer.api_key_id = api_key.id
         await session.flush()
+    else:
+        api_key = await keys_service.get_api_key(session, owner_id=owner_id, key_id=answer.api_key_id)
+    await vault.key_for(api_key)
     return chat, answer
 
 
