@@ -67,7 +67,8 @@ async def list_for_provider(session: AsyncSession, owner_id: uuid.UUID, provider
 
 
 async def mark_used(session: AsyncSession, key_id: uuid.UUID, when: datetime) -> None:
-    await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when))
+    statement = update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=when)
+    await session.execute(statement, execution_options={"synchronize_session": False})  # nobody reads it back
 
 
 async def get_vault(session: AsyncSession, owner_id: uuid.UUID, *, for_update: bool = False) -> UserVault | None:
