@@ -107,6 +107,7 @@ async def set_passphrase(
     with once the transaction has committed."""
     if passphrase is not None:
         validate_passphrase(passphrase)
+    await repository.lock_owner_keys(session, owner_id)
     stored = await repository.get_vault(session, owner_id, for_update=True)
     old_key: bytes | None = None
     if stored is not None:

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.keys.models import ApiKey, UserVault
@@ -80,3 +80,12 @@ async def get_vault(session: AsyncSession, owner_id: uuid.UUID, *, for_update: b
 
 async def delete_vault(session: AsyncSession, owner_id: uuid.UUID) -> None:
     await session.execute(delete(UserVault).where(UserVault.owner_id == owner_id))
+
+
+async def lock_owner_keys(session: AsyncSession, owner_id: uuid.UUID) -> None:
+    """Serialise, until the transaction ends, what changes how an owner's keys are sealed (storing a key,
+    setting a vault passphrase): otherwise a key stored while a passphrase is being set could stay
+    unsealed. PostgreSQL only; SQLite (the embedded default) already runs one writer at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        lock_id = int.from_bytes(owner_id.bytes[:8], "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:lock_id)"), {"lock_id": lock_id})

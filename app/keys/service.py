@@ -236,6 +236,7 @@ async def store_key(session: AsyncSession, vault: Vault, *, owner_id: uuid.UUID,
 
     With a vault passphrase the key is sealed by the vault key, so the vault must be open (VaultLocked).
     """
+    await repository.lock_owner_keys(session, owner_id)
     vault_key = await open_vault_key(session, vault, owner_id)
     api_key = await repository.find_same_slot(
         session, owner_id=owner_id, provider=new_key.provider, label=new_key.label, base_url=new_key.base_url

@@ -17,6 +17,7 @@ from app.keys import crypto, passphrase
 from app.keys import service as keys_service
 from app.keys.models import ApiKey, UserVault
 from app.keys.service import Vault
+from app.providers.base import ProviderKind
 from tests.conftest import StartServer
 from tests.fakes.upstream import FakeUpstream
 from tests.generation.helpers import MODELS, SEND, SET_KEY, send, with_key
@@ -223,3 +224,35 @@ class TestThroughTheApi:
         assert dropped["setVaultPassphrase"] == {"enabled": False, "unlocked": True}
         answer = (await send(api, account))["assistantMessage"]
         assert (await follow_stream(api.ws_url, account.token, answer["id"]))[-1]["__typename"] == "MessageCompleted"
+
+
+async def test_a_key_stored_while_a_passphrase_is_set_is_never_left_unsealed(db: Database) -> None:
+    vault = Vault.from_secrets(TEST_MASTER_KEY)
+    owner = await make_user(db, "race@example.com")
+    new_key = await keys_service.prepare_key(
+        provider=ProviderKind.OPENAI,
+        key="sk-race-0123456789abcdef",
+        base_url=None,
+        label="raced",
+        allow_private=False,
+        access=None,
+    )
+
+    async def store() -> None:
+        async with db.transaction() as session:
+            await keys_service.store_key(session, vault, owner_id=owner, new_key=new_key)
+
+    async with db.transaction() as session:
+        vault_key = await passphrase.set_passphrase(
+            session, vault, KDF, owner_id=owner, passphrase=PASSPHRASE, current_passphrase=None
+        )
+        storing = asyncio.create_task(store())
+        await asyncio.sleep(0.3)
+        assert not storing.done()  # waits for the passphrase to be set
+    assert vault_key is not None
+    with pytest.raises(keys_service.VaultLocked):
+        await storing  # the vault is set now, but not open: refused rather than stored unsealed
+    assert all(key.sealed for key in await stored_keys(db, owner))
+    await vault.remember_vault_key(owner, vault_key)
+    await store()
+    assert [key.sealed for key in await stored_keys(db, owner)] == [True]
