@@ -80,14 +80,16 @@ class Vault:
     async def forget_vault_key(self, owner_id: uuid.UUID) -> None:
         await self.unlocked.drop(owner_id)
 
-    async def key_for(self, api_key: ApiKey) -> bytes | None:
-        """The vault key a key's envelope needs: None for an unsealed one; VaultLocked when it is locked."""
-        if not api_key.sealed:
-            return None
-        entry = await self.vault_key_of(api_key.owner_id)
+    async def open_key(self, owner_id: uuid.UUID) -> bytes:
+        """The owner's open vault key; VaultLocked while it is locked."""
+        entry = await self.vault_key_of(owner_id)
         if entry is None:
             raise VaultLocked
         return entry[0]
+
+    async def key_for(self, api_key: ApiKey) -> bytes | None:
+        """The vault key a key's envelope needs: None for an unsealed one; VaultLocked when it is locked."""
+        return await self.open_key(api_key.owner_id) if api_key.sealed else None
 
 
 def _unlocked_aad(owner_id: uuid.UUID) -> bytes:
@@ -378,7 +380,4 @@ async def open_vault_key(session: AsyncSession, vault: Vault, owner_id: uuid.UUI
     """None when the owner has no vault passphrase; their open vault key; else VaultLocked."""
     if await repository.get_vault(session, owner_id) is None:
         return None
-    entry = await vault.vault_key_of(owner_id)
-    if entry is None:
-        raise VaultLocked
-    return entry[0]
+    return await vault.open_key(owner_id)
