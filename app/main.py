@@ -29,7 +29,6 @@ from strawberry.types.unset import UnsetType
 
 from app.auth import service as auth_service
 from app.auth.service import Identity
-from app.auth.sockets import Close
 from app.auth.tokens import parse_bearer
 from app.config import Settings, ensure_secrets
 from app.context import Context, build_loaders
@@ -54,13 +53,6 @@ async def _identify(infra: Infra, authorization: str | None) -> Identity | None:
         return None
     async with infra.db.transaction() as session:
         return await auth_service.authenticate(session, infra.auth, token)
-
-
-def _closer(websocket: WebSocket) -> Close:
-    async def close(code: int, reason: str) -> None:
-        await websocket.close(code=code, reason=reason)
-
-    return close
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -106,7 +98,7 @@ class GraphQLApp(GraphQL[Context, None]):
         context.sign_in_as(identity)
         websocket = context.request
         if isinstance(websocket, WebSocket):
-            context.detach_socket = context.infra.sockets.attach(identity, _closer(websocket))
+            context.detach_socket = context.infra.sockets.attach(identity, websocket.close)
         return await super().on_ws_connect(context)
 
 
