@@ -25,9 +25,6 @@ class GenerationMutation:
         infra = info.context.infra
         await infra.rate_limits.message(identity.user_id)
         async with infra.db.transaction() as session:
-            await service.ensure_capacity(
-                session, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
-            )
             exchange = await service.start_exchange(
                 session,
                 infra.vault,
@@ -42,6 +39,7 @@ class GenerationMutation:
                 temperature=input.temperature,
                 max_tokens=input.max_tokens,
                 lease=infra.generations.lease(),
+                max_running=infra.settings.max_concurrent_generations,
                 attachment_ids=[decode_id(file_id, "Attachment") for file_id in input.attachment_ids or []],
             )
         infra.generations.start(exchange.assistant_message.id)
@@ -61,15 +59,13 @@ class GenerationMutation:
         infra = info.context.infra
         await infra.rate_limits.message(identity.user_id)
         async with infra.db.transaction() as session:
-            await service.ensure_capacity(
-                session, owner_id=identity.user_id, limit=infra.settings.max_concurrent_generations
-            )
             _, answer = await service.start_regeneration(
                 session,
                 infra.vault,
                 owner_id=identity.user_id,
                 message_id=decode_id(id, "Message"),
                 lease=infra.generations.lease(),
+                max_running=infra.settings.max_concurrent_generations,
             )
         infra.generations.start(answer.id)
         return MessageType.from_model(answer)

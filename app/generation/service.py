@@ -32,7 +32,7 @@ def validate_sampling(temperature: float | None, max_tokens: int | None) -> None
         raise BadUserInput(f"maxTokens must be between 1 and {MAX_OUTPUT_TOKENS:,}.", field="maxTokens")
 
 
-async def ensure_capacity(session: AsyncSession, *, owner_id: uuid.UUID, limit: int) -> None:
+async def _ensure_capacity(session: AsyncSession, *, owner_id: uuid.UUID, limit: int) -> None:
     """Refuse a new answer while ``limit`` of the owner's answers are still being written."""
     running = await chats_service.count_unfinished_answers(session, owner_id=owner_id)
     if running >= limit:
@@ -58,6 +58,7 @@ async def start_exchange(
     temperature: float | None,
     max_tokens: int | None,
     lease: chats_service.Lease,
+    max_running: int,
     attachment_ids: Sequence[uuid.UUID] = (),
 ) -> chats_service.Exchange:
     """Validate everything, then store the user message and a PENDING answer (the caller starts it).
@@ -65,6 +66,7 @@ async def start_exchange(
     The content itself is checked by chats_service.add_exchange, which owns that rule.
     """
     validate_sampling(temperature, max_tokens)
+    await _ensure_capacity(session, owner_id=owner_id, limit=max_running)
     if provider not in STREAMING_PROVIDERS:
         raise BadUserInput(f"Chatting with {provider.value} models is not available yet.", field="provider")
     api_key = await keys_service.choose_api_key(session, owner_id=owner_id, provider=provider, api_key_id=api_key_id)
@@ -104,8 +106,10 @@ async def start_regeneration(
     owner_id: uuid.UUID,
     message_id: uuid.UUID,
     lease: chats_service.Lease,
+    max_running: int,
 ) -> tuple[Chat, Message]:
     """A new answer beside the given one (or under the given question), ready to be started."""
+    await _ensure_capacity(session, owner_id=owner_id, limit=max_running)
     chat, answer = await chats_service.add_regeneration(session, owner_id=owner_id, message_id=message_id, lease=lease)
     provider = answer.provider
     if provider is None or provider not in STREAMING_PROVIDERS:
