@@ -61,24 +61,23 @@ def _wrapping_aad(owner_id: uuid.UUID) -> bytes:
     return f"llm-aggregator/vault-key/v1|{owner_id}".encode()
 
 
-async def _derive(passphrase: str, salt: bytes, time_cost: int, memory_cost_kib: int, parallelism: int) -> bytes:
+async def _derive(passphrase: str, salt: bytes, kdf: KdfParams) -> bytes:
     # Seconds of CPU by design: in a thread, never on the event loop.
     return await asyncio.to_thread(
         hash_secret_raw,
         passphrase.encode(),
         salt,
-        time_cost=time_cost,
-        memory_cost=memory_cost_kib,
-        parallelism=parallelism,
+        time_cost=kdf.time_cost,
+        memory_cost=kdf.memory_cost_kib,
+        parallelism=kdf.parallelism,
         hash_len=32,
         type=Type.ID,
     )
 
 
 async def _open(stored: UserVault, passphrase: str, field: str) -> bytes:
-    kek = await _derive(
-        passphrase, stored.salt, stored.kdf_time_cost, stored.kdf_memory_cost_kib, stored.kdf_parallelism
-    )
+    kdf = KdfParams(stored.kdf_time_cost, stored.kdf_memory_cost_kib, stored.kdf_parallelism)
+    kek = await _derive(passphrase, stored.salt, kdf)
     try:
         return crypto.unwrap_key(kek, stored.wrapped_vault_key, _wrapping_aad(stored.owner_id))
     except crypto.DecryptionError:
@@ -136,7 +135,7 @@ async def set_passphrase(
         await session.flush()
         return None
     salt = os.urandom(SALT_BYTES)
-    kek = await _derive(passphrase, salt, kdf.time_cost, kdf.memory_cost_kib, kdf.parallelism)
+    kek = await _derive(passphrase, salt, kdf)
     if stored is None:
         stored = UserVault(owner_id=owner_id)
         session.add(stored)
