@@ -38,9 +38,14 @@ class GraphQLClient:
         self.ws_url = ws_url
 
     async def execute(
-        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {**(headers or {}), **({"Authorization": f"Bearer {token}"} if token else {})}
         leaks.note_request(variables)
         response = await self.http.post(self.url, json={"query": query, "variables": variables or {}}, headers=headers)
         assert response.status_code in (200, 400, 413), response.text

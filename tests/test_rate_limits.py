@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,6 @@ from redis.asyncio import Redis
 
 from app.ratelimit.memory import MemoryCounters
 from app.ratelimit.redis import RedisCounters
-from tests import leaks
 from tests.chats.test_files import PNG, upload
 from tests.conftest import REDIS_URL, StartServer
 from tests.fakes.upstream import FakeUpstream, Script
@@ -38,21 +38,15 @@ async def fresh_counters() -> None:
         await redis.aclose()
 
 
+@asynccontextmanager
 async def client_for(server: ServerProcess) -> AsyncIterator[GraphQLClient]:
     async with httpx.AsyncClient(timeout=30) as http:
         yield GraphQLClient(http, server.graphql_url, server.ws_url)
 
 
-async def post(
-    http: httpx.AsyncClient, server: ServerProcess, query: str, variables: dict[str, Any], address: str | None = None
-) -> dict[str, Any]:
+async def post(api: GraphQLClient, query: str, variables: dict[str, Any], address: str | None = None) -> dict[str, Any]:
     # uvicorn trusts X-Forwarded-For from 127.0.0.1 (a local proxy): that is how a test speaks from elsewhere.
-    headers = {"X-Forwarded-For": address} if address else {}
-    response = await http.post(server.graphql_url, json={"query": query, "variables": variables}, headers=headers)
-    body: dict[str, Any] = response.json()
-    leaks.note_request(variables)
-    leaks.note_response(body)
-    return body
+    return await api.execute(query, variables, headers={"X-Forwarded-For": address} if address else None)
 
 
 def retry_after(body: dict[str, Any]) -> int:
@@ -65,66 +59,66 @@ def retry_after(body: dict[str, Any]) -> int:
 class TestSignIn:
     async def test_per_client_address(self, start_server: StartServer) -> None:
         server = start_server(name="auth-per-address", AUTH_ATTEMPTS_PER_MINUTE="3")
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with client_for(server) as api:
             for n in range(3):
-                body = await post(http, server, SIGN_UP, {"email": f"a{n}@example.com", "password": "long enough pw"})
+                body = await post(api, SIGN_UP, {"email": f"a{n}@example.com", "password": "long enough pw"})
                 assert "errors" not in body, body
-            refused = await post(http, server, SIGN_UP, {"email": "a3@example.com", "password": "long enough pw"})
+            refused = await post(api, SIGN_UP, {"email": "a3@example.com", "password": "long enough pw"})
             assert 1 <= retry_after(refused) <= 60
             assert refused["data"] is None
             # Another address is not held back, and the refused sign-up created nothing.
             elsewhere = await post(
-                http, server, SIGN_UP, {"email": "a3@example.com", "password": "long enough pw"}, "203.0.113.7"
+                api, SIGN_UP, {"email": "a3@example.com", "password": "long enough pw"}, "203.0.113.7"
             )
             assert "errors" not in elsewhere, elsewhere
-            assert (await post(http, server, "{ __typename }", {}))["data"] == {"__typename": "Query"}
+            assert (await post(api, "{ __typename }", {}))["data"] == {"__typename": "Query"}
 
     async def test_per_email_from_any_address(self, start_server: StartServer) -> None:
         server = start_server(name="auth-per-email", AUTH_ATTEMPTS_PER_MINUTE="3")
         variables = {"e": "target@example.com", "p": "guess"}
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with client_for(server) as api:
             for n in range(3):
-                body = await post(http, server, SIGN_IN, variables, f"198.51.100.{n + 1}")
+                body = await post(api, SIGN_IN, variables, f"198.51.100.{n + 1}")
                 assert error_codes(body) == ["UNAUTHENTICATED"]
-            retry_after(await post(http, server, SIGN_IN, variables, "198.51.100.9"))
+            retry_after(await post(api, SIGN_IN, variables, "198.51.100.9"))
 
     async def test_failures_slow_down_exponentially_until_a_success(self, start_server: StartServer) -> None:
         server = start_server(name="auth-backoff", AUTH_FREE_FAILURES="2", AUTH_MAX_LOCKOUT_SECONDS="2")
-        async with httpx.AsyncClient(timeout=30) as http:
-            await post(http, server, SIGN_UP, {"email": "victim@example.com", "password": "the right one"})
+        async with client_for(server) as api:
+            await post(api, SIGN_UP, {"email": "victim@example.com", "password": "the right one"})
             wrong = {"e": "victim@example.com", "p": "wrong"}
             right = {"e": "victim@example.com", "p": "the right one"}
-            assert error_codes(await post(http, server, SIGN_IN, wrong)) == ["UNAUTHENTICATED"]
-            assert error_codes(await post(http, server, SIGN_IN, wrong)) == ["UNAUTHENTICATED"]  # locks 1 s
+            assert error_codes(await post(api, SIGN_IN, wrong)) == ["UNAUTHENTICATED"]
+            assert error_codes(await post(api, SIGN_IN, wrong)) == ["UNAUTHENTICATED"]  # locks 1 s
             # Locked: even the right password waits, from any address.
-            assert retry_after(await post(http, server, SIGN_IN, right, "192.0.2.44")) == 1
+            assert retry_after(await post(api, SIGN_IN, right, "192.0.2.44")) == 1
             await asyncio.sleep(1.1)
-            assert error_codes(await post(http, server, SIGN_IN, wrong)) == ["UNAUTHENTICATED"]  # locks 2 s
-            assert retry_after(await post(http, server, SIGN_IN, wrong)) == 2
+            assert error_codes(await post(api, SIGN_IN, wrong)) == ["UNAUTHENTICATED"]  # locks 2 s
+            assert retry_after(await post(api, SIGN_IN, wrong)) == 2
             await asyncio.sleep(2.1)
-            assert error_codes(await post(http, server, SIGN_IN, wrong)) == ["UNAUTHENTICATED"]  # 4 s, capped at 2
-            assert retry_after(await post(http, server, SIGN_IN, wrong)) == 2
+            assert error_codes(await post(api, SIGN_IN, wrong)) == ["UNAUTHENTICATED"]  # 4 s, capped at 2
+            assert retry_after(await post(api, SIGN_IN, wrong)) == 2
             await asyncio.sleep(2.1)
-            assert "errors" not in await post(http, server, SIGN_IN, right)
+            assert "errors" not in await post(api, SIGN_IN, right)
             # A success forgets the failures.
-            assert error_codes(await post(http, server, SIGN_IN, wrong)) == ["UNAUTHENTICATED"]
-            assert "errors" not in await post(http, server, SIGN_IN, right)
+            assert error_codes(await post(api, SIGN_IN, wrong)) == ["UNAUTHENTICATED"]
+            assert "errors" not in await post(api, SIGN_IN, right)
 
     async def test_embedded_default_counts_in_memory(self, start_server: StartServer, tmp_path: Path) -> None:
         embedded = start_server(
             name="embedded-limits", DATABASE_URL="", REDIS_URL="", DATA_DIR=str(tmp_path), AUTH_ATTEMPTS_PER_MINUTE="2"
         )
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with client_for(embedded) as api:
             for n in range(2):
-                body = await post(http, embedded, SIGN_UP, {"email": f"e{n}@example.com", "password": "long enough"})
+                body = await post(api, SIGN_UP, {"email": f"e{n}@example.com", "password": "long enough"})
                 assert "errors" not in body, body
-            retry_after(await post(http, embedded, SIGN_UP, {"email": "e2@example.com", "password": "long enough"}))
+            retry_after(await post(api, SIGN_UP, {"email": "e2@example.com", "password": "long enough"}))
 
 
 class TestGenerations:
     async def test_messages_per_user_per_minute(self, start_server: StartServer) -> None:
         server = start_server(name="messages", MESSAGES_PER_MINUTE="3")
-        async for api in client_for(server):
+        async with client_for(server) as api:
             account, _ = await with_key(api)
             first = await send(api, account)
             await follow_stream(api.ws_url, account.token, first["assistantMessage"]["id"])  # then it can be redone
@@ -141,7 +135,7 @@ class TestGenerations:
 
     async def test_concurrent_generations_per_user(self, start_server: StartServer, upstream: FakeUpstream) -> None:
         server = start_server(name="concurrent", MAX_CONCURRENT_GENERATIONS="2")
-        async for api in client_for(server):
+        async with client_for(server) as api:
             account, key = await with_key(api)
             upstream.script(key, Script(first_delay=30), Script(first_delay=30))
             running = [(await send(api, account))["assistantMessage"]["id"] for _ in range(2)]
@@ -156,7 +150,7 @@ class TestGenerations:
 
 async def test_uploads_per_user_per_minute(start_server: StartServer) -> None:
     server = start_server(name="uploads", UPLOADS_PER_MINUTE="2")
-    async for api in client_for(server):
+    async with client_for(server) as api:
         account = await api.sign_up()
         for _ in range(2):
             assert "errors" not in (await upload(api, account, PNG, "a.png")).json()

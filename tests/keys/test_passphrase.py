@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -23,7 +22,7 @@ from tests.fakes.upstream import FakeUpstream
 from tests.generation.helpers import MODELS, SEND, SET_KEY, send, with_key
 from tests.gql import Account, GraphQLClient, error_codes, follow_stream
 from tests.keys.test_vault import SECRETS, make_user, reveal, store_keys
-from tests.servers import TEST_MASTER_KEY, ServerProcess
+from tests.servers import TEST_MASTER_KEY
 
 KDF = passphrase.KdfParams(time_cost=1, memory_cost_kib=1024, parallelism=1)
 STATUS = "{ vault { enabled unlocked unlockedUntil } }"
@@ -117,12 +116,6 @@ class TestAtRest:
             assert await reveal(db, rotated, owner, key_id) == SECRETS[provider]
 
 
-@pytest.fixture
-async def api(server: ServerProcess) -> AsyncIterator[GraphQLClient]:
-    async with httpx.AsyncClient(timeout=30) as http:
-        yield GraphQLClient(http, server.graphql_url, server.ws_url)
-
-
 async def locked_account(api: GraphQLClient) -> tuple[Account, str]:
     account, key = await with_key(api)
     await api.data(SET_PASSPHRASE, {"p": PASSPHRASE}, token=account.token)
@@ -131,64 +124,64 @@ async def locked_account(api: GraphQLClient) -> tuple[Account, str]:
 
 
 class TestThroughTheApi:
-    async def test_status_set_lock_unlock(self, api: GraphQLClient) -> None:
-        account = await api.sign_up()
-        assert (await api.data(STATUS, token=account.token))["vault"] == {
+    async def test_status_set_lock_unlock(self, client: GraphQLClient) -> None:
+        account = await client.sign_up()
+        assert (await client.data(STATUS, token=account.token))["vault"] == {
             "enabled": False,
             "unlocked": True,
             "unlockedUntil": None,
         }
-        body = await api.execute(SET_PASSPHRASE, {"p": "short"}, token=account.token)
+        body = await client.execute(SET_PASSPHRASE, {"p": "short"}, token=account.token)
         assert error_codes(body) == ["BAD_USER_INPUT"]
-        set_ = await api.data(SET_PASSPHRASE, {"p": PASSPHRASE}, token=account.token)
+        set_ = await client.data(SET_PASSPHRASE, {"p": PASSPHRASE}, token=account.token)
         assert set_["setVaultPassphrase"] == {"enabled": True, "unlocked": True}
-        locked = (await api.data(LOCK, token=account.token))["lockVault"]
+        locked = (await client.data(LOCK, token=account.token))["lockVault"]
         assert locked == {"enabled": True, "unlocked": False, "unlockedUntil": None}
-        wrong = await api.execute(UNLOCK, {"p": "not my passphrase"}, token=account.token)
+        wrong = await client.execute(UNLOCK, {"p": "not my passphrase"}, token=account.token)
         assert error_codes(wrong) == ["BAD_USER_INPUT"]
         assert "not my passphrase" not in json.dumps(wrong)
-        opened = (await api.data(UNLOCK, {"p": PASSPHRASE}, token=account.token))["unlockVault"]
+        opened = (await client.data(UNLOCK, {"p": PASSPHRASE}, token=account.token))["unlockVault"]
         assert opened["unlocked"]
         assert opened["unlockedUntil"] is not None
 
     async def test_a_locked_vault_fails_fast_and_stores_nothing(
-        self, api: GraphQLClient, upstream: FakeUpstream
+        self, client: GraphQLClient, upstream: FakeUpstream
     ) -> None:
-        account, key = await locked_account(api)
+        account, key = await locked_account(client)
         payload = {"content": "hello", "provider": "OPENAI", "model": MODELS["OPENAI"]}
-        refused = await api.execute(SEND, {"input": payload}, token=account.token)
+        refused = await client.execute(SEND, {"input": payload}, token=account.token)
         assert error_codes(refused) == ["FORBIDDEN"]
         assert refused["errors"][0]["extensions"]["reason"] == "VAULT_LOCKED"
         assert "locked" in refused["errors"][0]["message"]
-        assert (await api.data("{ chats { edges { node { id } } } }", token=account.token))["chats"]["edges"] == []
+        assert (await client.data("{ chats { edges { node { id } } } }", token=account.token))["chats"]["edges"] == []
         assert upstream.requests(key) == []
         # New keys cannot be sealed while locked either.
-        another = await api.execute(SET_KEY, {"p": "GEMINI", "k": "AIza" + uuid.uuid4().hex}, token=account.token)
+        another = await client.execute(SET_KEY, {"p": "GEMINI", "k": "AIza" + uuid.uuid4().hex}, token=account.token)
         assert error_codes(another) == ["FORBIDDEN"]
         # Model lists fall back to the built-in list without the key.
         listings = upstream.model_listings(key)
-        models = (await api.data(KEY_MODELS, token=account.token))["apiKeys"][0]["models"]
+        models = (await client.data(KEY_MODELS, token=account.token))["apiKeys"][0]["models"]
         assert models
         assert upstream.model_listings(key) == listings
 
-        await api.data(UNLOCK, {"p": PASSPHRASE}, token=account.token)
-        answer = (await send(api, account))["assistantMessage"]
-        events = await follow_stream(api.ws_url, account.token, answer["id"])
+        await client.data(UNLOCK, {"p": PASSPHRASE}, token=account.token)
+        answer = (await send(client, account))["assistantMessage"]
+        events = await follow_stream(client.ws_url, account.token, answer["id"])
         assert events[-1]["__typename"] == "MessageCompleted"
         assert upstream.requests(key)[-1].api_key == key
 
     async def test_unlocked_on_one_instance_is_unlocked_on_all(
-        self, api: GraphQLClient, client_b: GraphQLClient
+        self, client: GraphQLClient, client_b: GraphQLClient
     ) -> None:
-        account, _ = await locked_account(api)
-        await api.data(UNLOCK, {"p": PASSPHRASE}, token=account.token)
+        account, _ = await locked_account(client)
+        await client.data(UNLOCK, {"p": PASSPHRASE}, token=account.token)
         answer = (await send(client_b, account))["assistantMessage"]
         assert (await follow_stream(client_b.ws_url, account.token, answer["id"]))[-1]["__typename"] == (
             "MessageCompleted"
         )
         await client_b.data(LOCK, token=account.token)
         payload = {"content": "again", "provider": "OPENAI", "model": MODELS["OPENAI"]}
-        assert error_codes(await api.execute(SEND, {"input": payload}, token=account.token)) == ["FORBIDDEN"]
+        assert error_codes(await client.execute(SEND, {"input": payload}, token=account.token)) == ["FORBIDDEN"]
 
     async def test_the_vault_locks_itself_after_the_unlock_period(self, start_server: StartServer) -> None:
         brief = start_server(name="brief-unlock", VAULT_UNLOCK_SECONDS="1")
@@ -215,15 +208,15 @@ class TestThroughTheApi:
             assert error_codes(refused) == ["RATE_LIMITED"]
             assert refused["errors"][0]["extensions"]["retryAfter"] >= 1
 
-    async def test_dropping_the_passphrase_needs_the_current_one(self, api: GraphQLClient) -> None:
-        account, _ = await locked_account(api)
-        assert error_codes(await api.execute(SET_PASSPHRASE, {"p": None}, token=account.token)) == ["BAD_USER_INPUT"]
-        wrong = await api.execute(SET_PASSPHRASE, {"p": None, "c": "wrong passphrase"}, token=account.token)
+    async def test_dropping_the_passphrase_needs_the_current_one(self, client: GraphQLClient) -> None:
+        account, _ = await locked_account(client)
+        assert error_codes(await client.execute(SET_PASSPHRASE, {"p": None}, token=account.token)) == ["BAD_USER_INPUT"]
+        wrong = await client.execute(SET_PASSPHRASE, {"p": None, "c": "wrong passphrase"}, token=account.token)
         assert error_codes(wrong) == ["BAD_USER_INPUT"]
-        dropped = await api.data(SET_PASSPHRASE, {"p": None, "c": PASSPHRASE}, token=account.token)
+        dropped = await client.data(SET_PASSPHRASE, {"p": None, "c": PASSPHRASE}, token=account.token)
         assert dropped["setVaultPassphrase"] == {"enabled": False, "unlocked": True}
-        answer = (await send(api, account))["assistantMessage"]
-        assert (await follow_stream(api.ws_url, account.token, answer["id"]))[-1]["__typename"] == "MessageCompleted"
+        answer = (await send(client, account))["assistantMessage"]
+        assert (await follow_stream(client.ws_url, account.token, answer["id"]))[-1]["__typename"] == "MessageCompleted"
 
 
 async def test_a_key_stored_while_a_passphrase_is_set_is_never_left_unsealed(db: Database) -> None:
