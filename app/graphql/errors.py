@@ -21,12 +21,13 @@ from graphql import GraphQLError
 from strawberry import Schema
 from strawberry.types import ExecutionContext
 
+from app.config import Settings
 from app.errors import AppError, BadUserInput
 from app.graphql.limits import NUL_MESSAGE, has_nul
 
 logger = logging.getLogger("app.graphql")
 INTERNAL_MESSAGE = "Internal server error."
-DEFAULT_TIMEOUT_SECONDS = 10.0
+DEFAULT_SETTINGS = Settings.model_construct()  # defaults only: no environment, no .env
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -57,8 +58,10 @@ class AppSchema(Schema):
         # Queries and mutations, over HTTP or a websocket, come through here; subscriptions do not.
         if has_nul(execution_context.variables):
             raise BadUserInput(NUL_MESSAGE)
-        infra = getattr(execution_context.context, "infra", None)  # None only for a schema run without the app
-        seconds: float = infra.settings.operation_timeout_seconds if infra is not None else DEFAULT_TIMEOUT_SECONDS
+        # A schema run without the app (no infra in the context) gets the setting's default.
+        infra = getattr(execution_context.context, "infra", None)
+        settings = infra.settings if infra is not None else DEFAULT_SETTINGS
+        seconds: float = settings.operation_timeout_seconds
         try:
             async with asyncio.timeout(seconds):
                 return await super()._execute_operation(execution_context, *args, **kwargs)
